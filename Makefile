@@ -1,0 +1,40 @@
+# One-command set-up: `make test` (tests) and `make demo` (the main job on the shipped clip).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TF_EXTRA ?= cpu
+
+.PHONY: install test lint demo blazepose clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(TF_EXTRA),test]"
+	# tf-slim's graph-mode layers need tf-keras' legacy layers; without deps it cannot pull Keras 2 in.
+	$(PY) -m pip install -q --no-deps "tf-keras==2.21.*"
+	touch $@
+
+install: $(VENV)/.installed
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tfrecords_tools tests demo.py bench
+
+# BlazePose models (Apache-2.0) ship inside the mediapipe wheel, which cannot be installed beside
+# TensorFlow 2.21; we download the wheel only to unpack the two .tflite files.
+models/blazepose/pose_landmark_full.tflite:
+	mkdir -p models/blazepose/.wheel
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+	    --platform manylinux_2_17_x86_64 -d models/blazepose/.wheel "mediapipe==0.10.14"
+	$(PY) -m src.video.blazepose_models models/blazepose/.wheel models/blazepose
+	rm -rf models/blazepose/.wheel
+
+blazepose: $(VENV)/.installed models/blazepose/pose_landmark_full.tflite
+
+demo: $(VENV)/.installed blazepose
+	$(PY) demo.py --vid_path assets/pexels_walking.mp4 --out_dir demo_output
+
+clean:
+	rm -rf $(VENV) .pytest_cache
