@@ -1,0 +1,124 @@
+"""Image encoder: slim's ``resnet_v2_50`` rebuilt in Keras 3 (ORIGINAL_SPEC §3.2).
+
+Layer names follow the slim scopes with ``/`` -> ``_`` and ``bottleneck_v2`` dropped, so
+``resnet_v2_50/block2/unit_4/bottleneck_v2/conv2/BatchNorm/gamma`` lives in the Keras layer
+``block2_unit_4_conv2_bn`` as ``gamma`` (full table: :mod:`src.networks.tf1_names`).
+
+Differences from ``keras.applications.ResNet50V2`` that matter for feature parity:
+- the stem max-pool is 3x3/2 with TF 'SAME' padding (pad 0 before, 1 after, padding ignored);
+  Keras zero-pads 1 on each side and pools VALID;
+- BatchNorm epsilon is 1e-5 (slim) rather than 1.001e-5.
+
+Use the model in inference mode (``model(x, training=False)``) as the frozen feature extractor;
+the released features were computed that way.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from src import constants
+
+BN_EPSILON = 1e-5  # slim resnet_arg_scope
+BN_MOMENTUM = 0.997  # slim resnet_arg_scope ("decay")
+ROOT_FILTERS = 64
+ROOT_KERNEL = 7
+# (scope, bottleneck depth, units, stride of the last unit); output depth = 4 x bottleneck depth
+RESNET_V2_50_BLOCKS = (
+    ("block1", 64, 3, 2),
+    ("block2", 128, 4, 2),
+    ("block3", 256, 6, 2),
+    ("block4", 512, 3, 1),
+)
+BOTTLENECK_EXPANSION = 4
+
+
+def preprocess_images(images_01: tf.Tensor) -> tf.Tensor:
+    """Map RGB images in [0, 1] to the encoder's range [-1, 1]: ``(x - 0.5) * 2``.
+
+    Args:
+        images_01: (B, H, W, 3) float RGB in [0, 1].
+    Returns:
+        (B, H, W, 3) float in [-1, 1].
+    """
+    return (tf.cast(images_01, tf.float32) - 0.5) * 2.0
+
+
+def _batch_norm(name: str) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+
+
+def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str):
+    """slim conv2d inside resnet_arg_scope: conv (no bias) -> BN -> ReLU.
+
+    A strided 3x3 conv pads explicitly and symmetrically then runs VALID (slim ``conv2d_same``).
+    """
+    if stride > 1:
+        pad_total = kernel - 1
+        pad_beg = pad_total // 2
+        x = keras.layers.ZeroPadding2D(
+            ((pad_beg, pad_total - pad_beg), (pad_beg, pad_total - pad_beg)), name=f"{name}_pad"
+        )(x)
+        padding = "valid"
+    else:
+        padding = "same"
+    x = keras.layers.Conv2D(filters, kernel, stride, padding=padding, use_bias=False, name=name)(x)
+    x = _batch_norm(f"{name}_bn")(x)
+    return keras.layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _bottleneck_v2(x, depth_bottleneck: int, stride: int, name: str):
+    """One pre-activation bottleneck unit (slim ``bottleneck_v2``).
+
+    Args:
+        x: (B, H, W, C_in).
+    Returns:
+        (B, ceil(H / stride), ceil(W / stride), 4 * depth_bottleneck).
+    """
+    depth = BOTTLENECK_EXPANSION * depth_bottleneck
+    preact = _batch_norm(f"{name}_preact")(x)
+    preact = keras.layers.ReLU(name=f"{name}_preact_relu")(preact)
+    if x.shape[-1] == depth:
+        # slim resnet_utils.subsample: 1x1 max-pool with stride on x (not on preact)
+        shortcut = (
+            keras.layers.MaxPooling2D(1, stride, padding="same", name=f"{name}_shortcut_pool")(x)
+            if stride > 1
+            else x
+        )
+    else:
+        shortcut = keras.layers.Conv2D(depth, 1, stride, name=f"{name}_shortcut")(preact)
+    residual = _conv_bn_relu(preact, depth_bottleneck, 1, 1, f"{name}_conv1")
+    residual = _conv_bn_relu(residual, depth_bottleneck, 3, stride, f"{name}_conv2")
+    residual = keras.layers.Conv2D(depth, 1, name=f"{name}_conv3")(residual)
+    return keras.layers.Add(name=f"{name}_add")([shortcut, residual])
+
+
+def build_resnet_v2_50(
+    img_size: int = constants.IMG_SIZE, name: str = "resnet_v2_50"
+) -> keras.Model:
+    """slim ``resnet_v2_50(num_classes=None, global_pool=True)``, squeezed to a vector.
+
+    Args:
+        img_size: side of the square input crop (224 in the original).
+        name: Keras model name.
+    Returns:
+        Model mapping (B, img_size, img_size, 3) images in [-1, 1] to phi (B, 2048).
+
+    Example:
+        >>> encoder = build_resnet_v2_50()
+        >>> phi = encoder(preprocess_images(images_01), training=False)  # (B, 2048)
+    """
+    images = keras.Input((img_size, img_size, 3), name="images")
+    pad = (ROOT_KERNEL - 1) // 2
+    x = keras.layers.ZeroPadding2D(pad, name="conv1_pad")(images)
+    x = keras.layers.Conv2D(ROOT_FILTERS, ROOT_KERNEL, 2, padding="valid", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+    for scope, depth_bottleneck, num_units, last_stride in RESNET_V2_50_BLOCKS:
+        for unit in range(1, num_units + 1):
+            stride = last_stride if unit == num_units else 1
+            x = _bottleneck_v2(x, depth_bottleneck, stride, f"{scope}_unit_{unit}")
+    x = _batch_norm("postnorm")(x)
+    x = keras.layers.ReLU(name="postnorm_relu")(x)
+    phi = keras.layers.GlobalAveragePooling2D(name="pool5")(x)
+    return keras.Model(images, phi, name=name)
