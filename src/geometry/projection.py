@@ -51,8 +51,8 @@ def optimal_camera(
     ``clip``, ``t = mu_y / s - mu_x``. The gradient is stopped on the result.
 
     Guard (not in the original, which gives NaN): a sample with no visible point gets the
-    identity camera ``[1, 0, 0]``. Unclipped fits with s = 0 (a single visible point) use
-    s = 1e-8 for t, so ``s * (x + t)`` still lands on the visible mean.
+    identity camera ``[1, 0, 0]``. Unclipped fits with |s| <= 1e-8 (e.g. a single visible
+    point gives s = 0) return s = 1e-8, so ``s * (x + t)`` still lands on the visible mean.
 
     Args:
         pred_xy: ``(N, K, 2)`` predicted raw points (first two coordinates of 3D joints); any
@@ -81,8 +81,8 @@ def optimal_camera(
     if clip is not None:
         scale = tf.clip_by_value(scale, clip[0], clip[1])
     tiny = tf.constant(_MIN_ABS_SCALE, dtype)
-    scale_div = tf.where(tf.abs(scale) > tiny, scale, tiny * tf.ones_like(scale))
-    trans = mu_y / scale_div - mu_x
+    scale = tf.where(tf.abs(scale) > tiny, scale, tiny * tf.ones_like(scale))
+    trans = mu_y / scale - mu_x
     trans = tf.where(has_vis, trans, tf.zeros_like(trans))
     return tf.stop_gradient(tf.concat([scale, trans], axis=-1))
 
@@ -119,7 +119,7 @@ def optimal_camera_np(
     b_mat = np.swapaxes(x_c, -1, -2) @ y_c
     scale = np.trace(np.linalg.solve(a_mat, b_mat), axis1=-2, axis2=-1) / 2.0
     scale = np.where(has_vis, scale, 1.0)
-    scale_div = np.where(np.abs(scale) > _MIN_ABS_SCALE, scale, _MIN_ABS_SCALE)
-    trans = mu_y / scale_div[..., None] - mu_x
+    scale = np.where(np.abs(scale) > _MIN_ABS_SCALE, scale, _MIN_ABS_SCALE)
+    trans = mu_y / scale[..., None] - mu_x
     trans = np.where(has_vis[..., None], trans, 0.0)
     return scale, trans
