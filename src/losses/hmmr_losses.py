@@ -245,8 +245,10 @@ def encoder_loss_terms(
         terms.shape_constancy_sum_count(betas) if wanted("e_const") else terms.zero_ratio(dtype)
     )
     all_betas = tf.concat(
-        [tf.reshape(b["theta"][..., constants.SHAPE_SLICE], [-1, constants.NUM_SHAPE])
-         for b in bodies.values()],
+        [
+            tf.reshape(b["theta"][..., constants.SHAPE_SLICE], [-1, constants.NUM_SHAPE])
+            for b in bodies.values()
+        ],
         axis=0,
     )
     out["e_shape"] = (
@@ -281,8 +283,10 @@ def _ground_truth(
     has_smpl = tf.cast(batch["has_smpl"], dtype)
     if config.mosh_ignore:
         has_smpl = tf.zeros_like(has_smpl)
-    for name, has in (("has_3d_joints", tf.cast(batch["has_3d_joints"], dtype)),
-                      ("has_smpl", has_smpl)):
+    for name, has in (
+        ("has_3d_joints", tf.cast(batch["has_3d_joints"], dtype)),
+        ("has_smpl", has_smpl),
+    ):
         gt[name] = tf.broadcast_to(tf.reshape(has, [-1, 1]), [batch_size, steps])
     return gt
 

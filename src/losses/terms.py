@@ -148,9 +148,7 @@ def align_by_pelvis(joints: tf.Tensor) -> tf.Tensor:
     return joints - tf.reduce_mean(hips, axis=-2, keepdims=True)
 
 
-def joints3d_sum_count(
-    joints_gt: tf.Tensor, joints_pred: tf.Tensor, has_3d: tf.Tensor
-) -> Ratio:
+def joints3d_sum_count(joints_gt: tf.Tensor, joints_pred: tf.Tensor, has_3d: tf.Tensor) -> Ratio:
     """0.5 MSE of pelvis-aligned 3D joints, over the samples with GT (§5.2 ``e_joints``).
 
     The denominator is (number of samples with GT) x J x 3, as TF1's broadcast weights give.
@@ -326,9 +324,7 @@ def lsgan_discriminator(d_real: tf.Tensor, d_fake: tf.Tensor) -> tf.Tensor:
 # Frame alignment of past/future predictions
 
 
-def align_delta_frames(
-    gt: tf.Tensor, pred: tf.Tensor, delta_t: int
-) -> tuple[tf.Tensor, tf.Tensor]:
+def align_delta_frames(gt: tf.Tensor, pred: tf.Tensor, delta_t: int) -> tuple[tf.Tensor, tf.Tensor]:
     """Pair GT frames with the predictions made ``delta_t`` frames earlier (§5.4).
 
     A prediction made at frame t for offset dt describes frame t + dt. Future (dt > 0): GT frames
