@@ -1,0 +1,235 @@
+"""Sharded, atomic, resumable TFRecord writing (and a cheap integrity scan for readers).
+
+Shards are named ``name-00000-of-00050.tfrecord``. Every file is written to ``<path>.tmp`` and
+renamed when complete, so a finished shard is exactly a file with the final name whose record
+framing is intact; converters resume by skipping those (:func:`write_shards_parallel`).
+
+A TFRecord file is a sequence of ``uint64 length | uint32 masked-crc32c(length) | data |
+uint32 masked-crc32c(data)``. :func:`scan_tfrecord` walks the headers only (one seek per record),
+so it detects truncated or non-TFRecord files in milliseconds without reading the payloads.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import tensorflow as tf
+
+TFRECORD_SUFFIX = ".tfrecord"
+TMP_SUFFIX = ".tmp"
+_HEADER_BYTES = 12  # uint64 length + uint32 crc
+_FOOTER_BYTES = 4  # uint32 crc of the data
+_CRC_MASK_DELTA = 0xA282EAD8
+_CRC32C_POLY = 0x82F63B78  # Castagnoli, reflected
+
+
+def _crc32c_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _CRC32C_POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C (Castagnoli) of ``data``; pure Python, meant for the 8-byte record headers."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """The TFRecord checksum: CRC-32C rotated right by 15 plus a constant (mod 2^32)."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
+
+
+def scan_tfrecord(path: str | os.PathLike) -> int:
+    """Number of records in a TFRecord file, checking the framing but not the payloads.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is truncated or is not an (uncompressed) TFRecord file; the message
+            names the file and the byte offset.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: TFRecord file not found")
+    size = path.stat().st_size
+    count, offset = 0, 0
+    with open(path, "rb") as f:
+        while offset < size:
+            header = f.read(_HEADER_BYTES)
+            if len(header) < _HEADER_BYTES:
+                raise ValueError(f"{path}: truncated TFRecord file (partial record header at byte "
+                                 f"{offset}; file size {size})")
+            length_bytes, crc_bytes = header[:8], header[8:]
+            if struct.unpack("<I", crc_bytes)[0] != masked_crc32c(length_bytes):
+                raise ValueError(f"{path}: not a TFRecord file or corrupted (bad length checksum "
+                                 f"at byte {offset})")
+            length = struct.unpack("<Q", length_bytes)[0]
+            offset += _HEADER_BYTES + length + _FOOTER_BYTES
+            if offset > size:
+                raise ValueError(f"{path}: truncated TFRecord file (record {count} needs "
+                                 f"{offset} bytes, file has {size})")
+            f.seek(offset)
+            count += 1
+    return count
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+    """True when ``path`` exists with intact framing (a finished shard; used to resume)."""
+    try:
+        scan_tfrecord(path)
+    except (FileNotFoundError, ValueError):
+        return False
+    return True
+
+
+def shard_name(name: str, index: int, num_shards: int) -> str:
+    """``name-00003-of-00050.tfrecord`` (index counted from 0)."""
+    if not 0 <= index < num_shards:
+        raise ValueError(f"shard index {index} outside [0, {num_shards})")
+    return f"{name}-{index:05d}-of-{num_shards:05d}{TFRECORD_SUFFIX}"
+
+
+def shard_paths(output_dir: str | os.PathLike, name: str, num_shards: int) -> list[Path]:
+    """All shard paths of one sharded file set, in index order."""
+    if num_shards < 1:
+        raise ValueError(f"num_shards must be >= 1, got {num_shards}")
+    return [Path(output_dir) / shard_name(name, i, num_shards) for i in range(num_shards)]
+
+
+def write_records(path: str | os.PathLike, records: Iterable[bytes]) -> int:
+    """Write serialized records to ``path`` atomically (``path.tmp`` then rename).
+
+    Returns:
+        The number of records written. On an exception the temp file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + TMP_SUFFIX)
+    count = 0
+    try:
+        with tf.io.TFRecordWriter(str(tmp)) as writer:
+            for record in records:
+                writer.write(record)
+                count += 1
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def write_sharded(
+    records: Iterable[bytes], output_dir: str | os.PathLike, name: str, num_shards: int,
+    mode: str = "round_robin",
+) -> list[Path]:
+    """Distribute records over ``num_shards`` files, every file written atomically.
+
+    Args:
+        records: serialized records.
+        output_dir, name, num_shards: see :func:`shard_paths`.
+        mode: ``"round_robin"`` (record i -> shard i % num_shards, streaming) or ``"chunked"``
+            (consecutive blocks of ceil(n / num_shards) records; holds the records in memory).
+    Returns:
+        The shard paths (shards that received no record are written empty).
+    """
+    paths = shard_paths(output_dir, name, num_shards)
+    if mode == "chunked":
+        items = list(records)
+        per_shard = -(-len(items) // num_shards) if items else 1
+        for i, path in enumerate(paths):
+            write_records(path, items[i * per_shard:(i + 1) * per_shard])
+        return paths
+    if mode != "round_robin":
+        raise ValueError(f"mode: expected 'round_robin' or 'chunked', got {mode!r}")
+    tmps = [p.with_name(p.name + TMP_SUFFIX) for p in paths]
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    writers = [tf.io.TFRecordWriter(str(t)) for t in tmps]
+    try:
+        for i, record in enumerate(records):
+            writers[i % num_shards].write(record)
+    except BaseException:
+        for writer, tmp in zip(writers, tmps, strict=True):
+            writer.close()
+            tmp.unlink(missing_ok=True)
+        raise
+    for writer, tmp, path in zip(writers, tmps, paths, strict=True):
+        writer.close()
+        os.replace(tmp, path)
+    return paths
+
+
+def _build_and_write(build: Callable[[Any], Iterable[bytes]], path: Path, payload: Any) -> int:
+    """Worker body: ``write_records(path, build(payload))``."""
+    return write_records(path, build(payload))
+
+
+def write_shards_parallel(
+    tasks: Sequence[tuple[str | os.PathLike, Any]],
+    build: Callable[[Any], Iterable[bytes]],
+    num_workers: int = 1,
+    resume: bool = True,
+    desc: str = "shards",
+    progress: bool = True,
+) -> dict[Path, int]:
+    """Build and write many shards, over a process pool, skipping finished ones.
+
+    Args:
+        tasks: ``(output_path, payload)`` pairs; ``build(payload)`` yields that shard's records.
+        build: a module-level (picklable) function, run in the worker processes.
+        num_workers: processes; ``<= 1`` runs in this process (needed when ``build`` uses a model
+            already loaded here).
+        resume: skip tasks whose output is already complete (:func:`is_complete`).
+        desc, progress: tqdm label and switch.
+    Returns:
+        ``{path: records written}`` for the shards written now (skipped ones are absent).
+    Raises:
+        RuntimeError: naming the shard whose ``build`` failed (the original error is chained).
+    """
+    from tqdm import tqdm
+
+    todo = [(Path(p), payload) for p, payload in tasks if not (resume and is_complete(p))]
+    written: dict[Path, int] = {}
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, disable=not progress,
+               unit="shard")
+    try:
+        if num_workers <= 1:
+            for path, payload in todo:
+                written[path] = _run_one(build, path, payload)
+                bar.update(1)
+            return written
+        context = multiprocessing.get_context("spawn")  # fork after TF init can deadlock
+        with ProcessPoolExecutor(max_workers=num_workers, mp_context=context) as pool:
+            futures = {pool.submit(_build_and_write, build, p, pl): p for p, pl in todo}
+            for future in as_completed(futures):
+                path = futures[future]
+                try:
+                    written[path] = future.result()
+                except Exception as err:
+                    raise RuntimeError(f"{path}: building this shard failed: {err}") from err
+                bar.update(1)
+        return written
+    finally:
+        bar.close()
+
+
+def _run_one(build: Callable[[Any], Iterable[bytes]], path: Path, payload: Any) -> int:
+    try:
+        return _build_and_write(build, path, payload)
+    except Exception as err:
+        raise RuntimeError(f"{path}: building this shard failed: {err}") from err
