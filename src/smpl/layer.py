@@ -1,0 +1,105 @@
+"""Keras layer holding the body-model constants and running :func:`src.smpl.lbs.lbs`."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from src.smpl import lbs as lbs_ops
+from src.smpl.io import load_smpl_params
+
+
+@keras.saving.register_keras_serializable(package="hmmr")
+class SMPL(keras.layers.Layer):
+    """The body model (SMPL or the stand-in) as a Keras layer (ORIGINAL_SPEC §4.2).
+
+    The model arrays are non-trainable weights, so a saved model carries them; the vertex count
+    V and joint count K come from the file.
+
+    Args:
+        model_path: a body-model file readable by :func:`src.smpl.load_smpl_params`
+            (official ``.pkl``, numpy-only ``.pkl`` or ``.npz``).
+        dtype: compute/weight dtype, "float32" (default) or "float64".
+
+    Attributes:
+        faces: (F, 3) int32 numpy triangles, for renderers.
+        parents: the 24 parent indices of the kinematic tree (root -1).
+        num_verts, num_joints: V and K.
+
+    Call:
+        ``smpl(betas, thetas)`` with betas (N, 10) and axis-angle thetas (N, 72) returns a dict:
+        ``vertices`` (N, V, 3), ``joints`` (N, K, 3) from the extra regressor (the 25 HMMR
+        joints) or the 24 posed skeleton joints when the file has none, ``smpl_joints``
+        (N, 24, 3), ``rotmats`` (N, 24, 3, 3). Model space, metres, no global translation.
+
+    Example:
+        >>> smpl = SMPL(default_standin_path())
+        >>> out = smpl(tf.zeros((2, 10)), tf.zeros((2, 72)))
+        >>> out["joints"].shape
+        TensorShape([2, 25, 3])
+    """
+
+    def __init__(self, model_path: str | os.PathLike, dtype: Any = "float32", **kwargs: Any):
+        kwargs.setdefault("trainable", False)
+        super().__init__(dtype=dtype, **kwargs)
+        self.model_path = str(model_path)
+        params = load_smpl_params(self.model_path)
+        self.faces = params["f"].astype(np.int32)
+        self.parents = tuple(int(p) for p in params["kintree_table"][0])
+        self.has_joint_regressor = "joint_regressor" in params
+        self.num_verts = int(params["v_template"].shape[0])
+        self.v_template = self._constant("v_template", params["v_template"])
+        self.shapedirs = self._constant("shapedirs", params["shapedirs"])
+        self.posedirs = self._constant("posedirs", params["posedirs"])
+        self.j_regressor = self._constant("J_regressor", params["J_regressor"])
+        self.lbs_weights = self._constant("weights", params["weights"])
+        if self.has_joint_regressor:
+            self.joint_regressor = self._constant("joint_regressor", params["joint_regressor"])
+            self.num_joints = int(params["joint_regressor"].shape[0])
+        else:
+            self.joint_regressor = None
+            self.num_joints = len(self.parents)
+        self.built = True
+
+    def _constant(self, name: str, value: np.ndarray) -> keras.Variable:
+        weight = self.add_weight(
+            name=name, shape=value.shape, initializer="zeros", trainable=False, autocast=False
+        )
+        weight.assign(value.astype(self.variable_dtype))
+        return weight
+
+    def call(self, betas: tf.Tensor, thetas: tf.Tensor) -> dict[str, tf.Tensor]:
+        """betas (N, 10), thetas (N, 72) -> dict of vertices, joints, smpl_joints, rotmats."""
+        betas = tf.cast(betas, self.compute_dtype)
+        thetas = tf.cast(thetas, self.compute_dtype)
+        weights = [
+            tf.cast(w.value, self.compute_dtype)
+            for w in (self.v_template, self.shapedirs, self.posedirs, self.j_regressor)
+        ]
+        vertices, smpl_joints, rotmats = lbs_ops.lbs(
+            betas,
+            thetas,
+            *weights,
+            parents=self.parents,
+            lbs_weights=tf.cast(self.lbs_weights.value, self.compute_dtype),
+        )
+        if self.joint_regressor is not None:
+            regressor = tf.cast(self.joint_regressor.value, self.compute_dtype)
+            joints = lbs_ops.vertices2joints(regressor, vertices)
+        else:
+            joints = smpl_joints
+        return {
+            "vertices": vertices,
+            "joints": joints,
+            "smpl_joints": smpl_joints,
+            "rotmats": rotmats,
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"model_path": self.model_path})
+        return config
