@@ -398,3 +398,26 @@ def test_loss_config_from_flags_accepts_string_offsets():
 
     cfg = LossConfig.from_flags(Flags())
     assert cfg.delta_t_values == (-5, 5) and cfg.do_hallucinate and cfg.use_3d_label
+
+
+@pytest.mark.slow  # tracing the whole assembly takes a few seconds on a shared CPU
+def test_traced_with_unknown_batch_and_time_gives_the_eager_values_in_float32():
+    B, T = 2, 9
+    batch = {k: tf.constant(v, tf.float32) for k, v in make_batch(B, T).items()}
+    outputs = {k: tf.constant(v, tf.float32) for k, v in make_outputs(B, T).items()}
+    cfg, body_fn = LossConfig(), FakeBody()
+
+    def run(batch, outputs):
+        loss_terms = hmmr_losses.encoder_loss_terms(batch, outputs, body_fn, None, cfg)
+        return {k: terms.ratio_value(r) for k, r in loss_terms.items()}
+
+    def spec(x: tf.Tensor) -> tf.TensorSpec:
+        return tf.TensorSpec([None, None, *x.shape[2:]] if x.shape.rank > 1 else [None], x.dtype)
+
+    traced = tf.function(
+        run, input_signature=[{k: spec(v) for k, v in d.items()} for d in (batch, outputs)]
+    )
+    eager, graph = run(batch, outputs), traced(batch, outputs)
+    for key, value in eager.items():
+        assert graph[key].dtype == tf.float32
+        assert float(graph[key]) == pytest.approx(float(value), rel=1e-5, abs=1e-7), key
