@@ -68,7 +68,8 @@ class DeltaPredictor(keras.layers.Layer):
             name="ief",
         )
 
-    def build(self, input_shape=None, theta_shape=None) -> None:
+    def build(self, features_shape=None, theta_present_shape=None) -> None:
+        """Args: features_shape (N, D), theta_present_shape (N, 85)."""
         self.ief.build((None, self.feature_dim))
         self.built = True
 
@@ -88,8 +89,8 @@ class DeltaPredictor(keras.layers.Layer):
         )
         return tf.concat([camera, pose, theta_present[:, constants.SHAPE_SLICE]], axis=-1)
 
-    def compute_output_shape(self, input_shape, theta_shape=None):
-        return (input_shape[0], constants.THETA_DIM)
+    def compute_output_shape(self, features_shape, theta_present_shape=None):
+        return (features_shape[0], constants.THETA_DIM)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -186,8 +186,8 @@ class IEFRegressor(keras.layers.Layer):
             theta = theta + self.fc3(x)
         return theta
 
-    def compute_output_shape(self, input_shape, theta_start_shape=None):
-        return (input_shape[0], self.output_dim)
+    def compute_output_shape(self, features_shape, theta_start_shape=None):
+        return (features_shape[0], self.output_dim)
 
     def get_config(self) -> dict:
         config = super().get_config()
