@@ -17,6 +17,7 @@ simply continues, so the crop is always 224x224.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,13 +124,20 @@ def smooth_bbox_params(
 ) -> np.ndarray:
     """Median filter (zero-padded ends, as ``scipy.signal.medfilt``) then Gaussian, per column.
 
+    With kernel ``2m + 1`` the zero padding outvotes the data at the ends of a track shorter than
+    ``m + 1`` frames (the original then returns scale 0 and fails on tracks under 6 frames); the
+    kernel is therefore capped at ``2N - 1``, which changes nothing for tracks of 6 frames or more.
+
     Args:
         params: ``(N, 3)`` ``(cx, cy, scale)`` per frame.
     Returns:
         ``(N, 3)`` float64.
     """
     params = np.asarray(params, dtype=np.float64)
-    median = np.stack([medfilt(params[:, c], kernel_size) for c in range(params.shape[1])], 1)
+    kernel_size = min(kernel_size, 2 * len(params) - 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # medfilt warns when the kernel exceeds the track
+        median = np.stack([medfilt(params[:, c], kernel_size) for c in range(params.shape[1])], 1)
     return np.stack([gaussian_filter1d(median[:, c], sigma) for c in range(median.shape[1])], 1)
 
 
