@@ -465,6 +465,14 @@ def parse_track_tf(
         See :func:`decode_track_tf`.
     """
     raw = tf.io.parse_single_example(serialized, track_feature_spec(with_phi, with_images))
+    return track_from_raw(raw, with_phi, source)
+
+
+def track_from_raw(
+    raw: Mapping[str, tf.Tensor], with_phi: bool = True, source: tf.Tensor | str = "<record>",
+) -> dict[str, tf.Tensor]:
+    """:func:`validate_track_tf` (failing with ``source`` in the message) then
+    :func:`decode_track_tf`."""
     ok, reason = validate_track_tf(raw, with_phi)
     message = tf.strings.join(["Malformed HMMR track record in ", source, ": ", reason])
     with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
@@ -489,11 +497,11 @@ def mocap_feature_spec() -> dict[str, tf.io.FixedLenSequenceFeature]:
     return {MOCAP_KEY_POSE: _var(tf.float32), MOCAP_KEY_SHAPE: _var(tf.float32)}
 
 
-def parse_mocap_tf(
-    serialized: tf.Tensor, source: tf.Tensor | str = "<record>"
+def mocap_from_raw(
+    raw: Mapping[str, tf.Tensor], source: tf.Tensor | str = "<record>"
 ) -> dict[str, tf.Tensor]:
-    """Parse one mocap record: ``{"pose": (72,), "shape": (10,)}``, failing with the file name."""
-    raw = tf.io.parse_single_example(serialized, mocap_feature_spec())
+    """Check and shape a raw mocap parse: ``{"pose": (72,), "shape": (10,)}``; errors name
+    ``source``."""
     ok = tf.logical_and(tf.equal(tf.size(raw[MOCAP_KEY_POSE]), NUM_POSE),
                         tf.equal(tf.size(raw[MOCAP_KEY_SHAPE]), NUM_SHAPE))
     message = tf.strings.join([
@@ -504,3 +512,10 @@ def parse_mocap_tf(
         pose = tf.reshape(tf.identity(raw[MOCAP_KEY_POSE]), [NUM_POSE])
         shape = tf.reshape(tf.identity(raw[MOCAP_KEY_SHAPE]), [NUM_SHAPE])
     return {"pose": pose, "shape": shape}
+
+
+def parse_mocap_tf(
+    serialized: tf.Tensor, source: tf.Tensor | str = "<record>"
+) -> dict[str, tf.Tensor]:
+    """Parse one mocap record: ``{"pose": (72,), "shape": (10,)}``, failing with the file name."""
+    return mocap_from_raw(tf.io.parse_single_example(serialized, mocap_feature_spec()), source)

@@ -56,13 +56,14 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _CRC_MASK_DELTA) & 0xFFFFFFFF
 
 
-def scan_tfrecord(path: str | os.PathLike) -> int:
-    """Number of records in a TFRecord file, checking the framing but not the payloads.
+def count_records(path: str | os.PathLike) -> tuple[int, str | None]:
+    """Walk the record headers of a TFRecord file without reading the payloads.
 
+    Returns:
+        ``(complete_records, problem)``: the number of records before the first framing problem
+        and a message naming the file and the byte offset, or ``None`` when the file is intact.
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is truncated or is not an (uncompressed) TFRecord file; the message
-            names the file and the byte offset.
     """
     path = Path(path)
     if not path.is_file():
@@ -73,19 +74,33 @@ def scan_tfrecord(path: str | os.PathLike) -> int:
         while offset < size:
             header = f.read(_HEADER_BYTES)
             if len(header) < _HEADER_BYTES:
-                raise ValueError(f"{path}: truncated TFRecord file (partial record header at byte "
-                                 f"{offset}; file size {size})")
+                return count, (f"{path}: truncated TFRecord file (partial record header at byte "
+                               f"{offset}; file size {size})")
             length_bytes, crc_bytes = header[:8], header[8:]
             if struct.unpack("<I", crc_bytes)[0] != masked_crc32c(length_bytes):
-                raise ValueError(f"{path}: not a TFRecord file or corrupted (bad length checksum "
-                                 f"at byte {offset})")
-            length = struct.unpack("<Q", length_bytes)[0]
-            offset += _HEADER_BYTES + length + _FOOTER_BYTES
-            if offset > size:
-                raise ValueError(f"{path}: truncated TFRecord file (record {count} needs "
-                                 f"{offset} bytes, file has {size})")
+                return count, (f"{path}: not a TFRecord file or corrupted (bad length checksum "
+                               f"at byte {offset})")
+            end = offset + _HEADER_BYTES + struct.unpack("<Q", length_bytes)[0] + _FOOTER_BYTES
+            if end > size:
+                return count, (f"{path}: truncated TFRecord file (record {count} needs {end} "
+                               f"bytes, file has {size})")
+            offset = end
             f.seek(offset)
             count += 1
+    return count, None
+
+
+def scan_tfrecord(path: str | os.PathLike) -> int:
+    """Number of records in a TFRecord file, checking the framing but not the payloads.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is truncated or is not an (uncompressed) TFRecord file; the message
+            names the file and the byte offset.
+    """
+    count, problem = count_records(path)
+    if problem:
+        raise ValueError(problem)
     return count
 
 
@@ -233,3 +248,146 @@ def _run_one(build: Callable[[Any], Iterable[bytes]], path: Path, payload: Any) 
         return _build_and_write(build, path, payload)
     except Exception as err:
         raise RuntimeError(f"{path}: building this shard failed: {err}") from err
+
+
+# ---------------------------------------------------------------------------------------------
+# Checked reading (tf.data)
+# ---------------------------------------------------------------------------------------------
+
+
+class ReadStats:
+    """Thread-safe counters of what a reading pipeline skipped (``skip_corrupt`` and friends).
+
+    The tf.data graphs report through :meth:`add_tf`, a ``tf.py_function`` run only on the rare
+    skip branch, so no ``tf.Variable`` (and no distribution-strategy scope) is involved.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def add(self, key: str, amount: int = 1, detail: str = "") -> None:
+        """Add ``amount`` to counter ``key``; ``detail`` (e.g. the file) is logged."""
+        from absl import logging
+
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + int(amount)
+        if detail:
+            logging.warning("skipped %d (%s): %s", int(amount), key, detail)
+
+    def add_tf(self, key: str, amount: tf.Tensor, detail: tf.Tensor) -> tf.Tensor:
+        """Graph op that calls :meth:`add`; returns a scalar ``False`` (for ``filter``)."""
+        def bump(amount_t: tf.Tensor, detail_t: tf.Tensor) -> bool:
+            self.add(key, int(amount_t.numpy()), detail_t.numpy().decode("utf-8", "replace"))
+            return False
+
+        result = tf.py_function(bump, [amount, detail], tf.bool)
+        return tf.reshape(result, [])
+
+    def as_dict(self) -> dict[str, int]:
+        """A snapshot of the counters."""
+        with self._lock:
+            return dict(self._counts)
+
+
+CORRUPT_RECORDS = "corrupt_records"  # ReadStats key: records lost to damaged/unparsable data
+
+
+def expected_record_counts(
+    files: Sequence[str | os.PathLike], skip_corrupt: bool = False, stats: ReadStats | None = None,
+) -> list[int]:
+    """Header-scan every file (:func:`count_records`): the number of intact records of each.
+
+    Raises:
+        ValueError: naming a truncated/non-TFRecord file, unless ``skip_corrupt`` (then its
+            intact leading records are kept and the problem is logged and counted as one record).
+    """
+    counts = []
+    for path in files:
+        count, problem = count_records(path)
+        if problem and not skip_corrupt:
+            raise ValueError(problem + " (re-create or re-download it, or skip damaged records "
+                             "with skip_corrupt)")
+        if problem and stats is not None:
+            stats.add(CORRUPT_RECORDS, 1, problem)
+        counts.append(count)
+    return counts
+
+
+def checked_record_dataset(
+    files: Sequence[str | os.PathLike],
+    parse_fn: Callable[[tf.Tensor], Any],
+    *,
+    skip_corrupt: bool = False,
+    stats: ReadStats | None = None,
+    shuffle: bool = True,
+    seed: int | None = None,
+    cycle_length: int = 16,
+) -> tf.data.Dataset:
+    """Interleaved records of many files, parsed, with damage reported by file name.
+
+    Every file is header-scanned first (:func:`expected_record_counts`). While reading, records
+    that fail to read or parse end that file's stream; at its end the number parsed is compared
+    with the scan, and a shortfall raises ``InvalidArgumentError`` naming the file (or, with
+    ``skip_corrupt``, is counted in ``stats`` under ``"corrupt_records"``). Nothing can hang: an
+    unreadable file simply ends early.
+
+    Args:
+        files: TFRecord paths.
+        parse_fn: ``serialized scalar string -> nested tensors``; must accept ``b""`` (an empty
+            Example) without failing, e.g. ``tf.io.parse_single_example`` with defaults or
+            ``allow_missing`` lists.
+        skip_corrupt: skip and count instead of failing.
+        stats: counters for skipped records.
+        shuffle: reshuffle the file order every epoch.
+        seed: file-shuffle seed.
+        cycle_length: files read concurrently.
+    Returns:
+        A finite dataset of ``(path, parse_fn(record))``; files are interleaved
+        non-deterministically.
+    """
+    files = [str(f) for f in files]
+    if not files:
+        raise ValueError("checked_record_dataset: no input files")
+    counts = expected_record_counts(files, skip_corrupt, stats)
+    paths = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(files), tf.constant(counts, tf.int64)))
+    if shuffle:
+        paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    def read_one(path: tf.Tensor, expected: tf.Tensor) -> tf.data.Dataset:
+        items = tf.data.TFRecordDataset(path).ignore_errors()
+        items = items.map(lambda r: (parse_fn(r), False)).ignore_errors()
+        end = tf.data.Dataset.from_tensors(tf.constant(b"")).map(lambda r: (parse_fn(r), True))
+
+        def keep(index: tf.Tensor, item: tuple) -> tf.Tensor:
+            is_end = item[1]
+            short = tf.logical_and(is_end, tf.not_equal(index, expected))
+            return tf.cond(short, lambda: _shortfall(path, index, expected, skip_corrupt, stats),
+                           lambda: tf.logical_not(is_end))
+
+        items = items.concatenate(end).enumerate().filter(keep)
+        return items.map(lambda index, item: (path, item[0]))
+
+    return paths.interleave(read_one, cycle_length=min(cycle_length, len(files)),
+                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+
+
+def _shortfall(
+    path: tf.Tensor, got: tf.Tensor, expected: tf.Tensor, skip_corrupt: bool,
+    stats: ReadStats | None,
+) -> tf.Tensor:
+    """Fail (or count) a file whose records could not all be read and parsed; returns False."""
+    detail = tf.strings.join([
+        "corrupt TFRecord file ", path, ": only ", tf.strings.as_string(got), " of ",
+        tf.strings.as_string(expected), " records could be read and parsed (damaged data, or "
+        "records not in the expected schema)"])
+    if skip_corrupt:
+        if stats is None:
+            return tf.constant(False)
+        return stats.add_tf(CORRUPT_RECORDS, expected - got, detail)
+    message = tf.strings.join([detail, "; re-create or re-download it, or pass skip_corrupt"])
+    with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
+        return tf.constant(False)

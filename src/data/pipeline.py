@@ -1,0 +1,286 @@
+"""The training input pipeline (ORIGINAL_SPEC §6.7), on tf.data.
+
+Per dataset side (2D: Penn Action, InstaVariety, VLOG...; 3D: H3.6M):
+shard files -> shuffled, interleaved records -> parse (§6.1) -> a random window of T frames per
+track (start ~ U{0..N-T}) -> repeat. With ``split_balanced`` the two sides alternate, so about
+half of each batch comes from H3.6M (if one side has no files, the other's file list is split in
+two, as the original). Then a small shuffle, optional JPEG decoding, ``batch(drop_remainder)``,
+an optional matching mocap batch (§5.5) and prefetch.
+
+Elements (B = per-replica batch):
+    ``phi`` (B, T, 2048), ``kp2d`` (B, T, 25, 3) normalised [-1, 1], invisible rows zero,
+    ``pose`` (B, T, 72), ``shape`` (B, 10), ``joints3d`` (B, T, 14, 3), ``has_3d_joints`` (B,),
+    ``has_smpl`` (B,) float32; optional ``images`` (B, T, 224, 224, 3) in [-1, 1];
+    optional ``mocap_pose`` (M, 72), ``mocap_shape`` (M, 10).
+
+Damaged inputs never hang: truncated or non-TFRecord files are refused by name when the dataset
+is built; damaged records and malformed tracks fail with the file name while reading, or are
+skipped and counted in a :class:`~src.data.tfrecord_lib.ReadStats` with ``skip_corrupt``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import tensorflow as tf
+
+from src.constants import IMG_SIZE, SEQUENCE_LENGTH
+from src.data import schema
+from src.data.mocap import DEFAULT_MOCAP_DATASETS, make_mocap_dataset
+from src.data.tfrecord_lib import ReadStats, checked_record_dataset
+
+DEFAULT_DATASETS = ("h36m", "penn_action", "insta_variety")  # §2.7
+THREE_D_DATASETS = ("h36m",)  # the only 3D side of the split-balanced mix (§2.5)
+DATASET_DIR_ALIASES = {"h36m": ("h36m", "human36m", "human36m_nomosh")}
+MIN_AFTER_DEQUEUE = 32  # the original shuffle queue's min_after_dequeue
+SHORT_TRACKS = "short_tracks"  # ReadStats key: tracks with fewer than T frames, skipped
+MALFORMED_RECORDS = "malformed_records"  # ReadStats key: records with inconsistent sizes
+
+_PER_FRAME = ("phi", "kp2d", "pose", "joints3d", "jpegs")
+_PER_TRACK = ("shape", "has_3d_joints", "has_smpl")
+
+
+def dataset_files(data_dir: str | os.PathLike, dataset: str, split: str = "train") -> list[str]:
+    """Sorted ``<data_dir>/<dataset>/<split>/*.tfrecord`` (``h36m`` also finds ``human36m`` and
+    ``human36m_nomosh``); empty when there are none."""
+    names = DATASET_DIR_ALIASES.get(dataset, (dataset,))
+    found = {str(p) for name in names for p in (Path(data_dir) / name / split).glob("*.tfrecord")}
+    return sorted(found)
+
+
+def split_balanced_files(
+    data_dir: str | os.PathLike, datasets: Sequence[str], split: str = "train"
+) -> tuple[list[str], list[str]]:
+    """The file lists of the 2D side and the 3D side.
+
+    Raises:
+        FileNotFoundError: no dataset has files (the message names the directories searched).
+    """
+    two_d, three_d = [], []
+    for name in datasets:
+        (three_d if name in THREE_D_DATASETS else two_d).extend(
+            dataset_files(data_dir, name, split))
+    if not two_d and not three_d:
+        searched = ", ".join(f"{Path(data_dir) / n / split}" for n in datasets)
+        raise FileNotFoundError(f"no *.tfrecord files in {searched}")
+    return two_d, three_d
+
+
+def _halves(files: list[str]) -> tuple[list[str], list[str]]:
+    """Split one file list in two (both get the file when there is only one)."""
+    if len(files) < 2:
+        return files, files
+    return files[0::2], files[1::2]
+
+
+def sample_window(
+    track: dict[str, tf.Tensor], seq_length: int, pad_short: bool = False
+) -> dict[str, tf.Tensor]:
+    """A random window of ``seq_length`` consecutive frames: start ~ U{0, ..., N - T}.
+
+    Args:
+        track: decoded track (:func:`src.data.schema.decode_track_tf`), N frames.
+        seq_length: T.
+        pad_short: for N < T, repeat the last frame (otherwise the caller must skip such tracks).
+    Returns:
+        Per-frame fields cut to (T, ...), per-track fields unchanged, and ``start`` (int32).
+    """
+    n = tf.cast(track["N"], tf.int32)
+    last_start = tf.maximum(n - seq_length, 0)
+    start = tf.random.uniform([], 0, last_start + 1, dtype=tf.int32)
+    index = start + tf.range(seq_length)
+    if pad_short:
+        index = tf.minimum(index, n - 1)
+    out = {k: tf.gather(track[k], index) for k in _PER_FRAME if k in track}
+    out.update({k: track[k] for k in _PER_TRACK})
+    out["start"] = start
+    return out
+
+
+def _track_stream(
+    files: Sequence[str], seq_length: int, *, with_images: bool, pad_short: bool,
+    skip_corrupt: bool, stats: ReadStats, seed: int | None,
+) -> tf.data.Dataset:
+    """Endless random windows from one side's files (see module docstring)."""
+    spec = schema.track_feature_spec(with_phi=True, with_images=with_images)
+
+    def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return tf.io.parse_single_example(serialized, spec)
+
+    records = checked_record_dataset(files, parse, skip_corrupt=skip_corrupt, stats=stats,
+                                     seed=seed)
+    if skip_corrupt:
+        records = records.filter(lambda path, raw: _keep_valid(path, raw, stats))
+        tracks = records.map(lambda path, raw: schema.decode_track_tf(raw),
+                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    else:
+        tracks = records.map(lambda path, raw: schema.track_from_raw(raw, True, path),
+                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    if not pad_short:
+        tracks = tracks.filter(lambda track: _long_enough(track, seq_length, stats))
+    windows = tracks.map(lambda track: sample_window(track, seq_length, pad_short),
+                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    return _repeat_or_fail(windows, files, seq_length)
+
+
+def _keep_valid(path: tf.Tensor, raw: dict[str, tf.Tensor], stats: ReadStats) -> tf.Tensor:
+    ok, reason = schema.validate_track_tf(raw, with_phi=True)
+    detail = tf.strings.join(["malformed HMMR track record in ", path, ": ", reason])
+    return tf.cond(ok, lambda: tf.constant(True),
+                   lambda: stats.add_tf(MALFORMED_RECORDS, tf.constant(1, tf.int64), detail))
+
+
+def _long_enough(track: dict[str, tf.Tensor], seq_length: int, stats: ReadStats) -> tf.Tensor:
+    long_enough = track["N"] >= seq_length
+    return tf.cond(long_enough, lambda: tf.constant(True),
+                   lambda: stats.add_tf(SHORT_TRACKS, tf.constant(1, tf.int64), tf.constant("")))
+
+
+def _repeat_or_fail(
+    windows: tf.data.Dataset, files: Sequence[str], seq_length: int
+) -> tf.data.Dataset:
+    """Repeat forever; a pass that yields no window fails with a message instead of spinning."""
+    message = (f"no usable track in {len(files)} file(s) (e.g. {files[0]}): every track is "
+               f"shorter than T={seq_length} frames or was skipped as corrupt")
+
+    def fail(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
+            return {k: tf.identity(v) for k, v in window.items()}
+
+    dummy = {k: tf.zeros(v.shape, v.dtype) for k, v in windows.element_spec.items()}
+    return windows.repeat().concatenate(tf.data.Dataset.from_tensors(dummy).map(fail))
+
+
+def _decode_images(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Replace ``jpegs`` (T,) by ``images`` (T, 224, 224, 3) in [-1, 1]."""
+    window = dict(window)
+    window["images"] = schema.decode_jpegs_tf(window.pop("jpegs"), IMG_SIZE)
+    return window
+
+
+def _shard_for_worker(
+    files: list[str], input_context: tf.distribute.InputContext | None
+) -> list[str]:
+    if input_context is None or input_context.num_input_pipelines == 1:
+        return files
+    return files[input_context.input_pipeline_id::input_context.num_input_pipelines]
+
+
+def make_train_dataset(
+    data_dir: str | os.PathLike,
+    datasets: Sequence[str] = DEFAULT_DATASETS,
+    batch_size: int = 8,
+    seq_length: int = SEQUENCE_LENGTH,
+    *,
+    split: str = "train",
+    split_balanced: bool = True,
+    with_images: bool = False,
+    pad_short: bool = False,
+    skip_corrupt: bool = False,
+    mocap_batch_size: int | None = None,
+    mocap_datasets: Sequence[str] = DEFAULT_MOCAP_DATASETS,
+    shuffle_buffer: int = MIN_AFTER_DEQUEUE,
+    seed: int | None = None,
+    stats: ReadStats | None = None,
+    input_context: tf.distribute.InputContext | None = None,
+) -> tf.data.Dataset:
+    """Endless training batches (see module docstring for the element layout).
+
+    Args:
+        data_dir: TFRecord root, ``<data_dir>/<dataset>/<split>/*.tfrecord``.
+        datasets: dataset names (``h36m`` is the 3D side).
+        batch_size: global batch B (per-replica under ``input_context``).
+        seq_length: T.
+        split: sub-directory.
+        split_balanced: alternate the 2D and 3D sides (§2.5).
+        with_images: also decode the window's JPEG crops into ``images``.
+        pad_short: keep tracks shorter than T by repeating their last frame (default: skip and
+            count them in ``stats`` under ``"short_tracks"``).
+        skip_corrupt: skip damaged/malformed records (counted) instead of failing.
+        mocap_batch_size: global number of real mocap samples per batch
+            (:func:`src.data.mocap.mocap_batch_size`); None for no mocap keys.
+        mocap_datasets: mocap set names under ``<data_dir>/mocap_neutrMosh``.
+        shuffle_buffer: windows in the shuffle buffer before batching.
+        seed: seed of file order and shuffles (windows stay random).
+        stats: skip counters (a fresh one when None; read it with ``stats.as_dict()``).
+        input_context: from ``strategy.distribute_datasets_from_function``: files are sharded
+            over input pipelines and batch sizes divided over replicas.
+    Raises:
+        FileNotFoundError: no files; ValueError: a truncated/non-TFRecord file (named), or a
+            worker left without files.
+    """
+    stats = stats if stats is not None else ReadStats()
+    per_replica = (input_context.get_per_replica_batch_size(batch_size) if input_context
+                   else batch_size)
+    two_d, three_d = split_balanced_files(data_dir, datasets, split)
+    if split_balanced:
+        sides = [two_d, three_d] if two_d and three_d else list(_halves(two_d or three_d))
+    else:
+        sides = [sorted(two_d + three_d)]
+    sides = [_shard_for_worker(files, input_context) for files in sides]
+    if any(not files for files in sides):
+        raise ValueError(f"worker {input_context.input_pipeline_id} of "
+                         f"{input_context.num_input_pipelines} has no input file: write at least "
+                         f"as many shards per dataset side as input pipelines")
+    streams = [
+        _track_stream(files, seq_length, with_images=with_images, pad_short=pad_short,
+                      skip_corrupt=skip_corrupt, stats=stats,
+                      seed=None if seed is None else seed + i)
+        for i, files in enumerate(sides)]
+    if len(streams) == 1:
+        mixed = streams[0]
+    else:
+        mixed = tf.data.Dataset.choose_from_datasets(
+            streams, tf.data.Dataset.range(len(streams)).repeat())
+    mixed = mixed.shuffle(shuffle_buffer, seed=seed).map(
+        _finish_window if not with_images else lambda w: _finish_window(_decode_images(w)),
+        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    batches = mixed.batch(per_replica, drop_remainder=True)
+    if mocap_batch_size:
+        mocap = make_mocap_dataset(data_dir, mocap_batch_size, mocap_datasets,
+                                   skip_corrupt=skip_corrupt, stats=stats, seed=seed,
+                                   input_context=input_context)
+        batches = tf.data.Dataset.zip((batches, mocap)).map(_merge_mocap)
+    options = tf.data.Options()
+    options.deterministic = False
+    return batches.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _finish_window(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """Drop the bookkeeping keys (``start``, undecoded ``jpegs``)."""
+    return {k: v for k, v in window.items() if k not in ("start", "jpegs")}
+
+
+def _merge_mocap(
+    batch: dict[str, tf.Tensor], mocap: dict[str, tf.Tensor]
+) -> dict[str, tf.Tensor]:
+    return {**batch, "mocap_pose": mocap["pose"], "mocap_shape": mocap["shape"]}
+
+
+def make_sequence_dataset(
+    files: Sequence[str | os.PathLike], *, with_phi: bool = False, with_images: bool = False,
+) -> tf.data.Dataset:
+    """Whole tracks, in file order, one element per record (evaluation, tools).
+
+    Elements: ``N``, ``kp2d`` (N, 25, 3), ``pose`` (N, 72), ``shape`` (10,), ``joints3d``
+    (N, 14, 3), flags, ``phi`` (N, 2048) if ``with_phi``, ``images`` (N, H, W, 3) in [-1, 1] if
+    ``with_images``, and ``path``. Damaged files fail with their name.
+    """
+    files = [str(f) for f in files]
+    spec = schema.track_feature_spec(with_phi=with_phi, with_images=with_images)
+
+    def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return tf.io.parse_single_example(serialized, spec)
+
+    records = checked_record_dataset(files, parse, shuffle=False, cycle_length=1)
+
+    def decode(path: tf.Tensor, raw: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        track = schema.track_from_raw(raw, with_phi, path)
+        if with_images:
+            track["images"] = schema.decode_jpegs_tf(track.pop("jpegs"))
+        track["path"] = path
+        return track
+
+    return records.map(decode)
