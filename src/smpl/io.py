@@ -7,7 +7,8 @@ installed and would run whatever the file names. Here a restricted unpickler res
 - numpy's array/dtype/scalar reconstructors,
 - scipy.sparse csc/csr/coo matrices (old and new module paths), read into a small stand-in,
 - any ``chumpy.*`` class, read into a stand-in that keeps the array chumpy stored,
-- ``set``/``frozenset``/``object`` and ``copy_reg._reconstructor`` (Python 2 protocol 0/1 objects).
+- ``set``/``frozenset``/``object``, ``copy_reg._reconstructor`` (Python 2 protocol 0/1 objects)
+  and ``_codecs.encode`` limited to latin-1 (Python 3 protocol-2 bytes).
 
 Every other global raises :class:`UnsafePickleError` before anything is called.
 
@@ -200,6 +201,13 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     return table
 
 
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as Python 3 protocol-2 pickles use it for bytes; latin-1 only."""
+    if not isinstance(text, str) or encoding.lower().replace("-", "") != "latin1":
+        raise UnsafePickleError(f"_codecs.encode called with encoding {encoding!r}")
+    return text.encode("latin1")
+
+
 _BUILTINS = {"set": set, "frozenset": frozenset, "object": object}
 _SPARSE = {"csc": _CscStandIn, "csr": _CsrStandIn, "coo": _CooStandIn}
 
@@ -219,6 +227,8 @@ class RestrictedUnpickler(pickle.Unpickler):
             return _BUILTINS[name]
         if module in ("copy_reg", "copyreg") and name == "_reconstructor":
             return _safe_reconstructor
+        if module == "_codecs" and name == "encode":
+            return _latin1_encode
         if (
             module.startswith("scipy.sparse")
             and name[:3] in _SPARSE
