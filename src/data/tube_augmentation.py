@@ -58,8 +58,8 @@ def bounded_random_walk(
 ) -> np.ndarray:
     """Per-frame jitter values that stay in ``[minval, maxval]`` (§6.5).
 
-    - ``delta_max >= maxval - minval`` is the original's "delta bounds equal the absolute bounds"
-      case (the defaults): i.i.d. uniform per frame;
+    - step bounds ``[-delta_max, delta_max]`` covering ``[minval, maxval]`` is the original's
+      "delta bounds equal the absolute bounds" case (the defaults): i.i.d. uniform per frame;
     - otherwise a reflected random walk: start ~ U[minval, maxval) plus the cumulative sum of
       uniform steps in ``[-delta_max, delta_max)`` (frame 0 included), folded back by reflection;
       ``delta_max = 0`` is constant.
@@ -78,7 +78,7 @@ def bounded_random_walk(
     if maxval < minval or delta_max < 0:
         raise ValueError(f"bounded_random_walk: need minval <= maxval and delta_max >= 0, got "
                          f"[{minval}, {maxval}] and {delta_max}")
-    if delta_max >= maxval - minval and maxval > minval:
+    if -delta_max <= minval and delta_max >= maxval and maxval > minval:
         if integer:
             return rng.integers(int(minval), int(maxval), size=(num_frames, dim),
                                 endpoint=True).astype(np.float64)
