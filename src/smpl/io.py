@@ -21,8 +21,9 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -399,17 +400,27 @@ def validate_smpl_params(params: dict[str, np.ndarray], path: Any = "<params>") 
             raise ValueError(f"{path}: '{key}' contains NaN or infinite values")
 
 
-def save_smpl_params(params: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
-    """Write validated params to a clean ``.npz`` (temp file in the same folder, then rename)."""
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(fh)`` on a unique temp file next to ``path``, then rename it into place.
+
+    Readers and concurrent writers never see a partial file; the file gets mode 0644.
+    """
     path = Path(path)
-    validate_smpl_params(params, path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **{k: np.asarray(v) for k, v in params.items()})
+            write(fh)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_smpl_params(params: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
+    """Write validated params to a clean ``.npz`` (temp file in the same folder, then rename)."""
+    validate_smpl_params(params, path)
+    arrays = {k: np.asarray(v) for k, v in params.items()}
+    return atomic_write(path, lambda fh: np.savez(fh, **arrays))

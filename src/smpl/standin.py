@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ import scipy.sparse
 
 from src.constants import NUM_SHAPE, NUM_SMPL_JOINTS, POSE_FEATURE_DIM
 from src.joints import HMMR_JOINT_NAMES, SMPL_JOINT_INDEX, SMPL_JOINT_NAMES, SMPL_PARENTS
-from src.smpl.io import safe_load_pickle, validate_smpl_params
+from src.smpl.io import atomic_write, safe_load_pickle, validate_smpl_params
 
 STANDIN_VERSION = 1  # bump when the generator changes; cached files are then regenerated
 DEFAULT_NUM_VERTS = 6890  # SMPL's count, so that everything downstream sees the real size
@@ -601,19 +600,9 @@ def write_standin_model(path: str | os.PathLike, num_verts: int = DEFAULT_NUM_VE
     Written to a unique temp file in the target folder, then renamed, so concurrent writers and
     readers never see a partial file.
     """
-    path = Path(path)
     params = build_standin_params(num_verts)
     validate_smpl_params(_canonical(params), path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(params, fh, protocol=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda fh: pickle.dump(params, fh, protocol=2))
 
 
 def _repo_root() -> Path:
