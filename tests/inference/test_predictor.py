@@ -11,10 +11,7 @@ import pytest
 import tensorflow as tf
 
 from src import constants
-
-# theta_to_body (networks area) is being written in parallel; drop this guard once it lands.
-pytest.importorskip("src.networks.outputs")
-from src.inference.predictor import Predictor  # noqa: E402
+from src.inference.predictor import Predictor
 from src.networks.config import ModelConfig
 from src.networks.hmmr import HMMR
 from src.smpl.io import save_smpl_params
@@ -234,3 +231,20 @@ def test_bad_inputs_raise_clear_errors(predictor, model, smpl):
         predictor.predict_images(np.zeros((2, IMG, IMG, 3), np.uint8))
     with pytest.raises(ValueError, match="padding feature"):
         Predictor(model, smpl, pad_phi=np.zeros(3))
+
+
+@pytest.mark.slow
+def test_full_size_model_with_the_original_batch_matches_window_forward(tmp_path):
+    from src.smpl.standin import write_standin_model
+
+    keras.utils.set_random_seed(21)
+    full = HMMR(ModelConfig())
+    full.build((None, None, constants.PHI_DIM))
+    body = SMPL(write_standin_model(tmp_path / "standin.pkl"))
+    pad = np.random.default_rng(22).normal(size=constants.PHI_DIM).astype(np.float32)
+    phi = np.random.default_rng(23).normal(size=(70, constants.PHI_DIM)).astype(np.float32)
+    out = Predictor(full, body, batch_size=8, pad_phi=pad).predict_phi(phi)
+    theta_ref, delta_ref = reference_theta(full, phi, pad)
+    np.testing.assert_allclose(out["theta"], theta_ref, atol=1e-4)
+    np.testing.assert_allclose(out["theta_delta"], delta_ref, atol=1e-4)
+    assert out["joints"].shape == (70, constants.NUM_KPS, 3)
