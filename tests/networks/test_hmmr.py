@@ -4,6 +4,7 @@ single-image mode, full-size parameter counts, Keras serialisation of every netw
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from src.networks import (
     HMMR,
@@ -194,3 +195,18 @@ def test_layers_round_trip_config_and_keras_file(make, input_shapes, tmp_path):
     before, after, loaded = _roundtrip(tmp_path, wrapper, data if len(data) > 1 else data[0])
     np.testing.assert_array_equal(before, after)
     assert isinstance(loaded.layers[-1], layer.__class__)
+
+
+def test_traces_once_for_unknown_batch_and_length(model):
+    spec = tf.TensorSpec((None, None, SMALL.phi_dim), tf.float32)
+    fn = tf.function(
+        lambda phi: model(phi, training=True, hallucinate=True), input_signature=[spec]
+    )
+    for shape in ((1, 5), (3, 20)):
+        phi = np.random.default_rng(sum(shape)).normal(size=shape + (SMALL.phi_dim,))
+        out = fn(tf.constant(phi, tf.float32))
+        assert out["theta_hal_delta"].shape == shape + (2, 85)
+        np.testing.assert_allclose(
+            out["movie_strip"], model(phi.astype(np.float32))["movie_strip"], atol=1e-5
+        )
+    assert fn.experimental_get_tracing_count() == 1
