@@ -418,7 +418,9 @@ class PoseEstimator:
         """People in one ``(H, W, 3)`` uint8 RGB frame, best first."""
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"PoseEstimator: expected an (H, W, 3) uint8 frame, got {frame.shape}")
+            raise ValueError(
+                f"PoseEstimator: expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}"
+            )
         followed = self._previous if self.track else []
         rois = [p.next_roi for p in followed]
         for det in self.detect(frame):
