@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from src.constants import IMG_SIZE, SEQUENCE_LENGTH
 from src.data import schema
-from src.data.mocap import DEFAULT_MOCAP_DATASETS, make_mocap_dataset
+from src.data.mocap import DEFAULT_MOCAP_DATASETS, MOCAP_SHUFFLE_BUFFER, make_mocap_dataset
 from src.data.tfrecord_lib import ReadStats, checked_record_dataset
 
 DEFAULT_DATASETS = ("h36m", "penn_action", "insta_variety")  # §2.7
@@ -181,6 +181,7 @@ def make_train_dataset(
     skip_corrupt: bool = False,
     mocap_batch_size: int | None = None,
     mocap_datasets: Sequence[str] = DEFAULT_MOCAP_DATASETS,
+    mocap_shuffle_buffer: int = MOCAP_SHUFFLE_BUFFER,
     shuffle_buffer: int = MIN_AFTER_DEQUEUE,
     seed: int | None = None,
     stats: ReadStats | None = None,
@@ -202,6 +203,7 @@ def make_train_dataset(
         mocap_batch_size: global number of real mocap samples per batch
             (:func:`src.data.mocap.mocap_batch_size`); None for no mocap keys.
         mocap_datasets: mocap set names under ``<data_dir>/mocap_neutrMosh``.
+        mocap_shuffle_buffer: mocap samples in their shuffle buffer.
         shuffle_buffer: windows in the shuffle buffer before batching.
         seed: seed of file order and shuffles (windows stay random).
         stats: skip counters (a fresh one when None; read it with ``stats.as_dict()``).
@@ -240,7 +242,8 @@ def make_train_dataset(
     batches = mixed.batch(per_replica, drop_remainder=True)
     if mocap_batch_size:
         mocap = make_mocap_dataset(data_dir, mocap_batch_size, mocap_datasets,
-                                   skip_corrupt=skip_corrupt, stats=stats, seed=seed,
+                                   skip_corrupt=skip_corrupt, stats=stats,
+                                   shuffle_buffer=mocap_shuffle_buffer, seed=seed,
                                    input_context=input_context)
         batches = tf.data.Dataset.zip((batches, mocap)).map(_merge_mocap)
     options = tf.data.Options()
