@@ -372,6 +372,7 @@ class MeshRenderer:
         """
         background = self._background(background)
         vertices_px = _as_vertices(vertices_px, "MeshRenderer.render")
+        _check_faces(self.faces, len(vertices_px))
         colors = self.face_colors(vertices_px)
         k = self.supersample
         if k == 1:
