@@ -51,3 +51,36 @@ def test_theta_to_body_restores_leading_dims_and_projects(with_cam):
 def test_theta_to_body_rejects_wrong_width():
     with pytest.raises(ValueError, match="85"):
         theta_to_body(_FakeBody(), tf.zeros((4, 82)))
+
+
+def _rodrigues(aa):
+    """(3,) axis-angle -> (3, 3), float64 closed form."""
+    angle = np.linalg.norm(aa)
+    if angle < 1e-12:
+        return np.eye(3)
+    k = aa / angle
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + np.sin(angle) * kx + (1 - np.cos(angle)) * kx @ kx
+
+
+def test_theta_to_body_with_the_smpl_layer(tmp_path):
+    from src.smpl import SMPL
+    from src.smpl.standin import write_standin_model
+
+    smpl = SMPL(write_standin_model(tmp_path / "standin.pkl", num_verts=300))
+    rng = np.random.default_rng(1)
+    theta = np.concatenate(
+        [rng.uniform(0.5, 1.5, (2, 3, 1)), rng.normal(0, 0.2, (2, 3, 2)),
+         rng.normal(0, 0.3, (2, 3, 72)), rng.normal(0, 1, (2, 3, 10))], axis=-1,
+    ).astype(np.float32)  # fmt: skip
+    out = theta_to_body(smpl, theta)
+    direct = smpl(theta.reshape(6, 85)[:, 75:], theta.reshape(6, 85)[:, 3:75])
+    assert out["vertices"].shape == (2, 3, 300, 3) and out["kp2d"].shape == (2, 3, 25, 2)
+    np.testing.assert_allclose(out["joints"].numpy().reshape(6, 25, 3), direct["joints"], atol=1e-6)
+    joints = out["joints"].numpy().astype(np.float64)
+    cam = theta[..., :3].astype(np.float64)
+    want_kp = cam[..., None, :1] * (joints[..., :2] + cam[..., None, 1:])
+    np.testing.assert_allclose(out["kp2d"].numpy(), want_kp, atol=1e-5)
+    want_rot = np.array([[[_rodrigues(a) for a in p.reshape(24, 3)] for p in row]
+                         for row in theta[..., 3:75].astype(np.float64)])  # fmt: skip
+    np.testing.assert_allclose(out["rotmats"].numpy(), want_rot, atol=1e-5)
