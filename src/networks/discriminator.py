@@ -49,6 +49,11 @@ class PoseDiscriminator(keras.Model):
         self.alljoints_fc2 = keras.layers.Dense(all_hidden, activation="relu", name="alljoints_fc2")
         self.alljoints_out = keras.layers.Dense(1, name="alljoints_out")
 
+    @classmethod
+    def from_model_config(cls, config, **kwargs) -> PoseDiscriminator:
+        """Widths from a :class:`~src.networks.config.ModelConfig`."""
+        return cls(config.disc_joint_hidden, config.disc_all_hidden, **kwargs)
+
     def build(self, input_shape=None) -> None:
         """Args: input_shape (N, 23, 3, 3) or (N, 23, 9)."""
         self.conv1.build((None, NUM_DISC_JOINTS, ROTMAT_SIZE))

@@ -139,7 +139,7 @@ def test_parameter_counts_at_full_size():
     disc = (9 * jh + jh) + (jh * jh + jh) + j * (jh + 1)
     disc += (j * jh * ah + ah) + (ah * ah + ah) + (ah + 1)
     assert disc == 1_807_448
-    pd = PoseDiscriminator()
+    pd = PoseDiscriminator.from_model_config(ModelConfig())
     pd.build()
     assert pd.count_params() == disc
 
