@@ -166,10 +166,11 @@ def make_train_example(track: Mapping[str, Any]) -> tf.train.Example:
     feat: dict[str, tf.train.Feature] = {KEY_N: _int64_feature([n])}
     for key, value in split_kp2d(kp2d).items():
         feat[key] = _float_feature(value) if value.dtype == np.float32 else _int64_feature(value)
-    filenames = track.get("filenames") or [""] * n
+    filenames = [""] * n if track.get("filenames") is None else list(track["filenames"])
     if len(filenames) != n:
         raise ValueError(f"track['filenames']: expected {n} names, got {len(filenames)}")
-    feat[KEY_FILENAMES] = _bytes_feature(filenames)
+    feat[KEY_FILENAMES] = _bytes_feature([str(f) if not isinstance(f, bytes) else f
+                                          for f in filenames])
     feat.update(_frame_meta_features(track, n))
     feat.update(_label_features(track, n))
     if track.get("phi") is not None:

@@ -121,12 +121,13 @@ def test_writer_round_trip_with_images_and_labels():
     images = rng.integers(0, 255, size=(N, 8, 8, 3), dtype=np.uint8)
     track = {"kp2d": kp, "images": images, "pose": rng.normal(size=(N, 72)),
              "shape": rng.normal(size=10), "joints3d": rng.normal(size=(N, 14, 3)),
-             "time_pts": [3, 3 + N]}
+             "time_pts": [3, 3 + N], "filenames": np.array([f"im{k}.png" for k in range(N)])}
     parsed = schema.parse_example_np(schema.serialize_sequence_example(track))
     np.testing.assert_allclose(parsed["kp2d"], kp, atol=1e-6)
     np.testing.assert_allclose(parsed["pose"], track["pose"], atol=1e-6)
     assert parsed["has_smpl"] == 1 and parsed["has_3d_joints"] == 1
     assert len(parsed["images"]) == N and parsed["time_pts"].tolist() == [3, 3 + N]
+    assert parsed["filenames"] == [f"im{k}.png" for k in range(N)]
     decoded = schema.decode_jpegs_tf(tf.constant(parsed["images"])).numpy()
     assert decoded.shape == (N, 8, 8, 3)
     assert decoded.min() >= -1.0 and decoded.max() <= 1.0
