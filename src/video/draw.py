@@ -39,7 +39,7 @@ JOINT_OUTLINE: RGB = (255, 255, 255)
 TEXT_COLOR: RGB = (57, 255, 20)  # the original's green
 BANNER_COLOR: RGB = (200, 0, 0)
 BANNER_TEXT_COLOR: RGB = (255, 255, 255)
-UNTRAINED_WARNING = "UNTRAINED WEIGHTS - results are meaningless"
+UNTRAINED_WARNING = "UNTRAINED WEIGHTS"
 
 # (joint, joint, body part), by name.
 _LIMBS_25: tuple[tuple[str, str, str], ...] = (

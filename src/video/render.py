@@ -131,6 +131,20 @@ def rotate_about_vertical(vertices: np.ndarray, degrees: float = SIDE_VIEW_DEGRE
 # Rasterisation
 
 
+def _vertex_window(
+    vertices_px: np.ndarray, img_size: tuple[int, int]
+) -> tuple[int, int, int, int] | None:
+    """Pixel box ``(x0, y0, x1, y1)`` (end exclusive) holding all vertices, clipped to the image."""
+    height, width = img_size
+    lo = np.floor(vertices_px[:, :2].min(axis=0))
+    hi = np.ceil(vertices_px[:, :2].max(axis=0)) + 1
+    x0, y0 = (int(v) for v in np.maximum(lo, 0))
+    x1, y1 = (int(v) for v in np.minimum(hi, [width, height]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
 def _check_faces(faces: np.ndarray, num_vertices: int | None = None) -> np.ndarray:
     faces = np.asarray(faces)
     if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer):
@@ -373,20 +387,36 @@ class MeshRenderer:
         background = self._background(background)
         vertices_px = _as_vertices(vertices_px, "MeshRenderer.render")
         _check_faces(self.faces, len(vertices_px))
+        rgb = background.copy()
+        mask = np.zeros(self.img_size, bool)
+        window = _vertex_window(vertices_px, self.img_size)
+        if window is None:
+            return rgb, mask
+        x0, y0, x1, y1 = window
         colors = self.face_colors(vertices_px)
+        shifted = vertices_px - np.array([x0, y0, 0.0])
+        sub_rgb, sub_mask = self._render_window(shifted, colors, rgb[y0:y1, x0:x1])
+        rgb[y0:y1, x0:x1] = sub_rgb
+        mask[y0:y1, x0:x1] = sub_mask
+        return rgb, mask
+
+    def _render_window(
+        self, vertices_px: np.ndarray, colors: np.ndarray, background: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Render into a window ``(h, w, 3)`` uint8 whose origin is the pixel origin."""
+        height, width = background.shape[:2]
         k = self.supersample
         if k == 1:
-            fbuf, _ = rasterize(vertices_px, self.faces, self.img_size)
+            fbuf, _ = rasterize(vertices_px, self.faces, (height, width))
             mask = fbuf >= 0
             rgb = background.copy()
             rgb[mask] = np.rint(colors[fbuf[mask]] * 255.0).astype(np.uint8)
             return rgb, mask
-        height, width = self.img_size
         fbuf, _ = rasterize(vertices_px * k, self.faces, (height * k, width * k))
-        cover = (fbuf >= 0).astype(np.float32)
+        hit = fbuf >= 0
         layer = np.zeros((height * k, width * k, 3), np.float32)
-        layer[fbuf >= 0] = colors[fbuf[fbuf >= 0]] * 255.0
-        alpha = cv2.resize(cover, (width, height), interpolation=cv2.INTER_AREA)
+        layer[hit] = colors[fbuf[hit]] * 255.0
+        alpha = cv2.resize(hit.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
         premult = cv2.resize(layer, (width, height), interpolation=cv2.INTER_AREA)
         mixed = premult + (1.0 - alpha[..., None]) * background.astype(np.float32)
         rgb = np.where((alpha > 0)[..., None], np.clip(np.rint(mixed), 0, 255), background)

@@ -215,6 +215,25 @@ def test_overlapping_quads_show_the_nearer_colour():
         assert np.array(order)[fbuf[55, 55]] in (2, 3)  # only the far quad there
 
 
+@pytest.mark.parametrize("cam", [[0.9, -0.9, -0.8], [0.9, 0.8, 0.0], [0.2, 0.0, 0.0]])
+def test_render_matches_full_frame_rasterisation_when_the_mesh_is_clipped(cam):
+    verts, faces = uv_sphere(16, 20)
+    renderer = MeshRenderer(faces, (40, 56))
+    px = weak_perspective_to_pixels(verts, cam, (40, 56))
+    rgb, mask = renderer.render(px)
+    fbuf, _ = rasterize(px, faces, (40, 56))
+    expected = np.full((40, 56, 3), 255.0)
+    expected[fbuf >= 0] = np.rint(renderer.face_colors(px)[fbuf[fbuf >= 0]] * 255)
+    np.testing.assert_array_equal(mask, fbuf >= 0)
+    np.testing.assert_array_equal(rgb, expected)
+
+
+def test_mesh_entirely_off_screen_leaves_the_background():
+    verts, faces = uv_sphere(6, 8)
+    rgb, mask = MeshRenderer(faces, (32, 32)).render(verts + [100.0, 0.0, 0.0])
+    assert not mask.any() and (rgb == 255).all()
+
+
 def test_triangle_facing_away_is_culled_and_its_mirror_is_drawn():
     away = np.array([[10.0, 10.0, 0.0], [50.0, 10.0, 0.0], [10.0, 50.0, 0.0]])  # n_z > 0
     faces = np.array([[0, 1, 2]])
