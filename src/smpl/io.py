@@ -189,7 +189,10 @@ def _safe_reconstructor(cls: Any, base: Any, state: Any) -> Any:
 
 
 def _numpy_globals() -> dict[tuple[str, str], Any]:
-    from numpy._core import multiarray, numeric
+    try:  # numpy >= 2
+        from numpy._core import multiarray, numeric
+    except ImportError:  # numpy 1.26
+        from numpy.core import multiarray, numeric
 
     table: dict[tuple[str, str], Any] = {
         ("numpy", "dtype"): np.dtype,

@@ -37,6 +37,7 @@ class SMPL(keras.layers.Layer):
         (N, 24, 3), ``rotmats`` (N, 24, 3, 3). Model space, metres, no global translation.
 
     Example:
+        >>> from src.smpl.standin import default_standin_path
         >>> smpl = SMPL(default_standin_path())
         >>> out = smpl(tf.zeros((2, 10)), tf.zeros((2, 72)))
         >>> out["joints"].shape
