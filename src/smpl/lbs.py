@@ -171,7 +171,7 @@ def pose_feature(rotmats: tf.Tensor) -> tf.Tensor:
         (N, 9 (J - 1)) = (N, 207).
     """
     rotmats = tf.convert_to_tensor(rotmats)
-    num_joints = rotmats.shape[1]
+    num_joints = rotmats.shape[1] or tf.shape(rotmats)[1]
     feat = rotmats[:, 1:] - tf.eye(3, dtype=rotmats.dtype)
     return tf.reshape(feat, (-1, 9 * (num_joints - 1)))
 

@@ -634,6 +634,12 @@ def default_standin_path() -> Path:
     if path in _checked and path.is_file():
         return path
     if not _is_current(path):
-        write_standin_model(path)
+        try:
+            write_standin_model(path)
+        except OSError as err:
+            raise OSError(
+                f"{path}: cannot write the stand-in body model ({err}); write one with "
+                "`python -m src.smpl standin OUT.pkl` and pass its path instead"
+            ) from None
     _checked.add(path)
     return path
