@@ -1,0 +1,244 @@
+"""Mocap -> pose+shape TFRecords for the adversarial prior (ORIGINAL_SPEC §6.3).
+
+Reads every ``*.pkl`` (MoSh / CMU / jointLim as released with HMR: ``poses`` (N, 72), ``betas``
+(10,)) and ``*.npz`` (AMASS: ``poses`` (N, 156) SMPL-H or (N, 72), ``betas`` (16,) or (10,))
+under ``--data_directory/--dataset_name`` (or ``--data_directory`` itself), drops every file
+whose path has an ``S9`` or ``S11`` component (the Human3.6M test subjects), shuffles all frames
+together and writes ``neutrSMPL_<name>_000.tfrecord``, ... with ``--num_shards`` (10,000)
+examples each, every example ``pose`` (72 floats) + ``shape`` (10 floats): what the trainer's
+discriminator reads (``src.data.mocap``).
+
+SMPL-H / SMPL-X poses keep their 22 body joints (66 values); SMPL's two hand joints get the
+identity rotation (the first 72 values would put finger joints in their place). AMASS's root
+orientation is in its own world frame; the discriminator never sees the root (§5.5).
+
+NOTE: the original's ``smpl_to_tfrecords.py`` defaulted to ``--temporal``, pose-only sequences
+the trainer cannot read ("Feature: shape is required", human_dynamics #27). Here pose+shape is
+the default; ``--temporal`` writes ``--length``-frame pose-only sequences (key ``pose``,
+length x 72 floats, frame-major) to ``<output>/temporal/``, where the trainer does not look.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from src.constants import NUM_POSE, NUM_SHAPE
+from src.data import schema
+from src.data.mocap import MOCAP_DIR, MOCAP_FILE_PREFIX
+from tfrecords_tools import common
+from tfrecords_tools.common import log
+
+EXAMPLES_PER_FILE = 10000  # the original's --num_shards
+TEMPORAL_LENGTH = 50
+EXCLUDED_SUBJECTS = ("S9", "S11")
+NUM_BODY_POSE = 66  # 22 body joints of SMPL-H / SMPL-X (root included)
+SMPLH_POSE_SIZES = (156, 165)  # SMPL-H (52 joints), SMPL-X (55 joints)
+AMASS_SHAPE_FILE = "shape.npz"  # AMASS per-subject file holding betas only
+TEMPORAL_DIR = "temporal"
+
+EPILOG = """\
+examples:
+  # the HMR release's MoSh data (neutrSMPL_CMU/<subject>/<seq>.pkl)
+  python -m tfrecords_tools.mocap --data_directory MOSH_DIR --output_directory TF_ROOT \\
+      --dataset_name neutrSMPL_CMU
+  # AMASS (any sub-collection of *_poses.npz files); train with --mocap_datasets AMASS
+  python -m tfrecords_tools.mocap --data_directory AMASS_DIR --output_directory TF_ROOT \\
+      --dataset_name AMASS
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = common.base_parser(
+        "tfrecords_tools.mocap", __doc__.split("\n\n")[0], EPILOG)
+    parser.add_argument("--dataset_name", default="neutrSMPL_CMU",
+                        help="input sub-folder and output name; files are named "
+                             "neutrSMPL_<name>_NNN.tfrecord (default neutrSMPL_CMU)")
+    parser.add_argument("--num_shards", type=int, default=EXAMPLES_PER_FILE,
+                        help=f"examples per file, as the original (default {EXAMPLES_PER_FILE})")
+    parser.add_argument("--exclude", default=",".join(EXCLUDED_SUBJECTS),
+                        help="comma-separated path components to skip (default S9,S11)")
+    common.add_bool_flag(parser, "temporal", False,
+                         "write pose-only sequences instead (the original's trap; the trainer "
+                         "cannot use them)")
+    parser.add_argument("--length", type=int, default=TEMPORAL_LENGTH,
+                        help=f"--temporal: frames per sequence (default {TEMPORAL_LENGTH})")
+    parser.add_argument("--max_subsample_rate", type=int, default=1,
+                        help="--temporal: frame step drawn from 1..this per sequence (default 1)")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def output_name(dataset_name: str) -> str:
+    """``neutrSMPL_<name>`` (the prefix the trainer's loader globs for)."""
+    name = Path(dataset_name).name
+    return name if name.startswith(MOCAP_FILE_PREFIX) else MOCAP_FILE_PREFIX + name
+
+
+def is_excluded(path: Path, root: Path, excluded: Sequence[str]) -> bool:
+    """True when a component of ``path`` below ``root`` is, or starts with, an excluded subject
+    followed by a non-digit (``S9``, ``S9_Walking.pkl``, ``S11-x``; not ``S91``)."""
+    parts = path.relative_to(root).parts
+    patterns = [re.compile(rf"^{re.escape(s)}(?!\d)") for s in excluded if s]
+    return any(p.match(part) for part in parts for p in patterns)
+
+
+def find_mocap_files(root: Path, excluded: Sequence[str]) -> list[Path]:
+    """Sorted ``*.pkl`` / ``*.npz`` below ``root`` minus the excluded subjects and AMASS's
+    betas-only ``shape.npz``."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: mocap folder not found")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".pkl", ".npz") and p.is_file())
+    kept = [p for p in files if p.name != AMASS_SHAPE_FILE and not is_excluded(p, root, excluded)]
+    log.info("%s: %d mocap file(s), %d excluded (%s)", root, len(kept),
+             len(files) - len(kept), ",".join(excluded))
+    if not kept:
+        raise ValueError(f"{root}: expected mocap *.pkl or *.npz files (with 'poses' and "
+                         "'betas'), found none")
+    return kept
+
+
+def body_pose72(poses: np.ndarray, path: Path) -> np.ndarray:
+    """``(N, 72)`` SMPL pose from SMPL ``(N, 72)`` or SMPL-H/X ``(N, 156|165)`` poses."""
+    if poses.ndim != 2:
+        raise ValueError(f"{path}: 'poses' has shape {poses.shape}, expected (N, 72) or (N, 156)")
+    if poses.shape[1] == NUM_POSE:
+        return poses
+    if poses.shape[1] in SMPLH_POSE_SIZES:
+        out = np.zeros((len(poses), NUM_POSE), poses.dtype)
+        out[:, :NUM_BODY_POSE] = poses[:, :NUM_BODY_POSE]
+        return out
+    raise ValueError(f"{path}: 'poses' has {poses.shape[1]} values per frame, expected "
+                     f"{NUM_POSE} (SMPL) or {' / '.join(map(str, SMPLH_POSE_SIZES))} (SMPL-H/X)")
+
+
+def read_mocap_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``(poses (N, 72), shapes (N, 10))`` float32 of one MoSh pkl or AMASS npz."""
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                data = {k: npz[k] for k in npz.files if k in ("poses", "betas")}
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: not a readable .npz ({err})") from None
+    else:
+        data = common.load_pickle(path, "mocap pickle")
+    common.require_keys(data, ("poses", "betas"), path, "mocap")
+    poses = body_pose72(np.asarray(data["poses"], np.float64), path)
+    betas = np.asarray(data["betas"], np.float64)
+    if betas.ndim == 1 and betas.size >= NUM_SHAPE:
+        shapes = np.tile(betas[:NUM_SHAPE], (len(poses), 1))
+    elif betas.ndim == 2 and betas.shape[0] == len(poses) and betas.shape[1] >= NUM_SHAPE:
+        shapes = betas[:, :NUM_SHAPE]
+    else:
+        raise ValueError(f"{path}: 'betas' has shape {betas.shape}, expected ({NUM_SHAPE},) or "
+                         f"(N, {NUM_SHAPE}) (more coefficients are cut to {NUM_SHAPE})")
+    if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(shapes))):
+        raise ValueError(f"{path}: 'poses' or 'betas' holds NaN/inf")
+    return poses.astype(np.float32), shapes.astype(np.float32)
+
+
+def read_all(files: Sequence[Path], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """All frames of all files, in file order: ``(M, 72)``, ``(M, 10)`` float32."""
+    poses, shapes = [], []
+    for path in tqdm(files, desc="reading mocap", unit="file", disable=not progress):
+        p, s = read_mocap_file(path)
+        poses.append(p)
+        shapes.append(s)
+    return np.concatenate(poses), np.concatenate(shapes)
+
+
+def temporal_windows(
+    poses_per_file: Iterable[np.ndarray], length: int, max_rate: int, rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """Non-overlapping ``(length, 72)`` windows of every file, each with a frame step drawn from
+    ``1..max_rate`` (the original's temporal format)."""
+    windows = []
+    for poses in poses_per_file:
+        rate = int(rng.integers(1, max_rate + 1))
+        sub = poses[::rate]
+        for start in range(0, len(sub) - length + 1, length):
+            windows.append(sub[start:start + length])
+    return windows
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing (worker side)
+# ---------------------------------------------------------------------------------------------
+
+
+def build_pose_shape_file(payload: tuple[np.ndarray, np.ndarray]) -> Iterable[bytes]:
+    """Records of one file: one ``pose`` + ``shape`` Example per frame."""
+    poses, shapes = payload
+    for pose, shape in zip(poses, shapes, strict=True):
+        yield schema.make_mocap_example(pose, shape).SerializeToString()
+
+
+def build_temporal_file(windows: np.ndarray) -> Iterable[bytes]:
+    """Records of one ``--temporal`` file: ``pose`` = length x 72 floats per Example."""
+    for window in windows:
+        flat = np.asarray(window, np.float32).reshape(-1)
+        feature = tf.train.Feature(float_list=tf.train.FloatList(value=flat))
+        example = tf.train.Example(features=tf.train.Features(
+            feature={schema.MOCAP_KEY_POSE: feature}))
+        yield example.SerializeToString()
+
+
+def file_tasks(out_dir: Path, name: str, items: np.ndarray | list, per_file: int,
+               payload_of) -> list[tuple[Path, object]]:
+    """``(out_dir/<name>_NNN.tfrecord, payload)`` for consecutive blocks of ``per_file`` items."""
+    count = -(-len(items) // per_file)
+    return [(out_dir / f"{name}_{i:03d}.tfrecord", payload_of(slice(i * per_file,
+                                                                     (i + 1) * per_file)))
+            for i in range(count)]
+
+
+def convert(args: argparse.Namespace) -> None:
+    if args.num_shards < 1:
+        raise ValueError(f"--num_shards (examples per file) must be >= 1, got {args.num_shards}")
+    data_dir = Path(args.data_directory)
+    source = data_dir / args.dataset_name
+    root = source if source.is_dir() else data_dir
+    excluded = [s.strip() for s in args.exclude.split(",") if s.strip()]
+    files = find_mocap_files(root, excluded)
+    out_dir = common.dataset_dir(args.output_directory, MOCAP_DIR)
+    name = output_name(args.dataset_name)
+    rng = np.random.default_rng(args.seed)
+    if args.temporal:
+        if args.length < 1 or args.max_subsample_rate < 1:
+            raise ValueError("--length and --max_subsample_rate must be >= 1")
+        log.warning("--temporal: writing pose-only sequences to %s; the trainer needs the "
+                    "default pose+shape records", out_dir / TEMPORAL_DIR)
+        per_file = (read_mocap_file(p)[0] for p in files)
+        windows = temporal_windows(per_file, args.length, args.max_subsample_rate, rng)
+        if not windows:
+            raise ValueError(f"{root}: no file has {args.length} frames for --temporal")
+        windows = np.stack(windows)[rng.permutation(len(windows))]
+        tasks = file_tasks(out_dir / TEMPORAL_DIR, name, windows, args.num_shards,
+                           lambda s: windows[s])
+        common.write_files(tasks, build_temporal_file, args, f"{name} (temporal)")
+        return
+    poses, shapes = read_all(files, args.progress)
+    order = rng.permutation(len(poses))
+    poses, shapes = poses[order], shapes[order]
+    tasks = file_tasks(out_dir, name, poses, args.num_shards, lambda s: (poses[s], shapes[s]))
+    log.info("%d mocap frames -> %d file(s) in %s", len(poses), len(tasks), out_dir)
+    common.write_files(tasks, build_pose_shape_file, args, name)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    return common.run_cli(build_parser(), convert, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
