@@ -414,6 +414,10 @@ def convert_hmmr(ckpt: TF1Checkpoint, config: ModelConfig) -> Conversion:
         disc.build()
         groups[weights_dir.DISCRIMINATOR_PART] = (disc, discriminator_weight_map(disc))
     conversion = _finish(ckpt, HMMR_KIND, groups, HMMR_IGNORE_RULES)
+    if any(name.startswith(f"{RESNET_SCOPE}/") for name in ckpt.shapes):
+        conversion.notes.append(
+            f"its {RESNET_SCOPE}/* is not used: the image encoder comes from --hmr_ckpt"
+        )
     if weights_dir.DISCRIMINATOR_PART not in groups:
         conversion.notes.append(
             f"no {DISCRIMINATOR_SCOPE}/* stored: the discriminator was not converted"
@@ -551,6 +555,12 @@ def convert_checkpoints(
             f"{len(unmapped)} unmapped variable(s) (--strict): {', '.join(unmapped[:8])}"
         )
     parts = {name: arrays for c in conversions for name, arrays in c.parts.items()}
+    have = set(parts) | set(existing["parts"] if existing else ())
+    if weights_dir.RESNET_PART not in have:
+        conversions[-1].notes.append(
+            f"{out} has no {weights_dir.RESNET_PART} yet: the demo, evaluation and export also "
+            "need --hmr_ckpt (into the same folder)"
+        )
     source = _merge_sources(
         existing.get("source", "") if existing else "",
         [f"{c.kind}: {c.prefix}" for c in conversions],
