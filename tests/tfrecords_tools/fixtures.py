@@ -115,6 +115,17 @@ def write_image(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+def mark_offset(scale_factors: np.ndarray, flipped: bool = False) -> np.ndarray:
+    """Where the drawn mark's centre sits relative to its label after a resize by ``f``.
+
+    Labels are mapped by ``x * f`` (as the original), OpenCV resizes pixel centres
+    (``(x + 0.5) f - 0.5``), so the mark appears ``0.5 (f - 1)`` px right of and below the
+    label (left of it in a mirrored crop).
+    """
+    offset = 0.5 * (np.asarray(scale_factors, np.float64) - 1.0)
+    return offset * np.array([-1.0 if flipped else 1.0, 1.0])
+
+
 def red_centroid(rgb: np.ndarray) -> np.ndarray | None:
     """``(x, y)`` centroid of the strongly red pixels of an image, or None."""
     img = rgb.astype(np.int32)
@@ -178,6 +189,7 @@ def write_penn_video(root: Path, seq: str, num_frames: int, train: bool, *,
     """
     pts = person_points(PENN13_NAMES, np.array([PENN_W / 2, PENN_H / 2]), 36.0, num_frames,
                         0.1, seed)
+    pts[:, mark_joint] = np.round(pts[:, mark_joint])  # the mark is drawn on whole pixels
     vis = np.ones((num_frames, 13), np.uint8) if visibility is None else visibility.astype(np.uint8)
     for t in range(num_frames):
         mark = pts[t, mark_joint] if vis[t, mark_joint] else None
@@ -218,6 +230,7 @@ def write_h36m_sequence(root: Path, subject: int, action: str, trial: int, cam: 
     folder = root / f"S{subject}" / f"{action}_{trial}" / f"cam_{cam}"
     pts = person_points(H36M17_NAMES, np.array([H36M_W / 2, H36M_H / 2]), 44.0, num_frames,
                         0.2, seed)
+    pts[:, mark_joint] = np.round(pts[:, mark_joint])  # the mark is drawn on whole pixels
     rng = np.random.default_rng(seed + 7)
     joints3d = np.concatenate([(pts - 32.0) * 20.0, rng.uniform(4000, 5000, (num_frames, 17, 1))],
                               axis=2)
