@@ -6,6 +6,7 @@ library code, for the jitter-free case (``--trans_max 0 --scale_max 0`` and delt
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,10 @@ def smooth_params(kp: np.ndarray, thresh: float, kernel: int = 11, sigma: float 
     """Per-frame (cx, cy, scale) of the §8 step-5 smoothing; all frames must have a box."""
     raw = np.array([[*box_center_scale(k, thresh)[0], box_center_scale(k, thresh)[1]]
                     for k in kp])
-    return np.stack([gaussian_filter1d(medfilt(raw[:, c], kernel), sigma) for c in range(3)], 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # medfilt warns when the kernel exceeds the track
+        median = [medfilt(raw[:, c], kernel) for c in range(3)]
+    return np.stack([gaussian_filter1d(m, sigma) for m in median], 1)
 
 
 def eval_crop_keypoints(kp: np.ndarray, params: np.ndarray, width: int, height: int,
