@@ -15,6 +15,7 @@ chief write to a temporary folder that is removed afterwards.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -85,9 +86,15 @@ def checkpoint_step(prefix: str) -> int:
     return int(tf.train.load_checkpoint(prefix).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
 
 
-def _escape(name: str) -> str:
-    """A dict key as it appears in checkpoint keys (TF's local-name escaping)."""
+def escape_key(name: str) -> str:
+    """A dict key as it appears in checkpoint keys (TF's local-name escaping: '.' -> '..',
+    '/' -> '.S')."""
     return name.replace(".", "..").replace("/", ".S")
+
+
+def unescape_key(escaped: str) -> str:
+    """Inverse of :func:`escape_key`, read left to right."""
+    return re.sub(r"\.([.S])", lambda m: "/" if m.group(1) == "S" else ".", escaped)
 
 
 def read_arrays(prefix: str, group: str = "model") -> dict[str, np.ndarray]:
@@ -99,8 +106,7 @@ def read_arrays(prefix: str, group: str = "model") -> dict[str, np.ndarray]:
     for key in reader.get_variable_to_shape_map():
         if key.startswith(start) and key.endswith(end):
             escaped = key[len(start) : -len(end)]
-            name = escaped.replace(".S", "/").replace("..", ".")
-            out[name] = reader.get_tensor(key)
+            out[unescape_key(escaped)] = reader.get_tensor(key)
     return out
 
 

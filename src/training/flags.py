@@ -110,7 +110,8 @@ def _define_shapes(fv: flags.FlagValues) -> None:
     _integer(fv, "T", constants.SEQUENCE_LENGTH, "Frames per training sequence.", lower_bound=1)
     _integer(fv, "num_kps", constants.NUM_KPS, "Keypoints (must be 25).")
     _integer(fv, "num_conv_layers", constants.NUM_CONV_LAYERS,
-             "Residual blocks of the temporal encoder (receptive field 4 n + 1).", lower_bound=1)
+             "Residual blocks of the temporal encoder (receptive field 4 n + 1; 0 = none, for "
+             "smoke tests).", lower_bound=0)
     _list(fv, "delta_t_values", [str(dt) for dt in constants.DELTA_T_VALUES],
           "Past/future offsets of the delta predictors.")
     _integer(fv, "img_size", constants.IMG_SIZE, "Network input size (must be 224).")
