@@ -1,0 +1,16 @@
+"""HMMR demo: ``python demo.py --vid_path video.mp4`` (see ``python demo.py --help``).
+
+3D bodies for the people in a video (or ``--img_path``: past / present / future from one image),
+written as ``hmmr_output.npz`` / ``hmmr_output.pkl`` and an overlay video; the outputs are
+described in ``docs/demo_outputs.md``. The pipeline lives in :mod:`src.inference.demo`.
+"""
+
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    from src.inference.demo import main
+
+    sys.exit(main(prog="demo.py"))
