@@ -701,11 +701,14 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
                          file=sys.stderr, disable=None, leave=False):
             per_file[path] = _evaluate_file(path, dataset, predict, cache, mode, settings, counts)
         fps = fps_table.get(dataset)
-        values, units = dataset_results(aggregate_dataset(per_file, decimals=None), fps)
+        scores = {key: math.nan for key in TABLE_COLUMNS}  # every column, NaN when unavailable
+        scores.update(aggregate_dataset(per_file, decimals=None))
+        values, units = dataset_results(scores, fps)
         values["fps"], units["fps"] = (fps if fps else math.nan), "frames/s"
         out.results[dataset] = values
         out.units.update(units)
         counts_all[dataset] = counts
+    _fill_missing(out.results)
     out.metadata = {
         "tool": PROG,
         "load_path": str(folder),
@@ -735,6 +738,15 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     _write_outputs(out, options, cache.directory)
     out.report = format_report(out.results, out.metadata, config.delta_t_values)
     return out
+
+
+def _fill_missing(results: dict[str, dict[str, float]]) -> None:
+    """Give every dataset every key (NaN where it has no value), in first-seen order."""
+    keys: list[str] = []
+    for values in results.values():
+        keys.extend(k for k in values if k not in keys)
+    for dataset, values in results.items():
+        results[dataset] = {k: values.get(k, math.nan) for k in keys}
 
 
 def _write_outputs(out: Evaluation, options: argparse.Namespace, cache_dir: Path) -> None:
