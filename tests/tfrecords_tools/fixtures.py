@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -310,3 +311,80 @@ def tiny_encoder(img_size: int):
         return out
 
     return encode
+
+
+# ---------------------------------------------------------------------------------------------
+# Videos in the wild: frames (mp4 or a frame folder) + OpenPose / AlphaPose keypoints
+# ---------------------------------------------------------------------------------------------
+
+WILD_W, WILD_H = 64, 48
+WILD_CONF = 0.8
+LOW_CONF_JOINT = "nose"  # written with confidence 0.05: below the 0.1 visibility threshold
+
+
+@dataclass
+class WildPerson:
+    """A person seen in frames ``first .. last - 1``."""
+
+    first: int
+    last: int
+    center: tuple[float, float]
+    seed: int
+    sparse_frames: tuple[int, ...] = ()  # frames where only 3 joints are seen
+
+
+def wild_points(person: WildPerson, names) -> np.ndarray:
+    """``(last - first, J, 3)`` pixel (x, y, confidence) in the source joint order."""
+    n = person.last - person.first
+    pts = person_points(names, np.array(person.center), 34.0, n, 0.05, person.seed)
+    conf = np.full((n, len(names)), WILD_CONF)
+    if LOW_CONF_JOINT in names:
+        conf[:, list(names).index(LOW_CONF_JOINT)] = 0.05
+    for t in person.sparse_frames:
+        conf[t - person.first, 3:] = 0.0
+    return np.concatenate([pts, conf[..., None]], axis=2)
+
+
+def write_wild_video(root: Path, name: str, num_frames: int, people: list[WildPerson],
+                     fmt: str, as_video: bool, mark: tuple[int, str] | None = None) -> dict:
+    """Frames under ``videos/NAME.avi`` (MJPG) or ``frames/NAME/``, keypoints under
+    ``openpose/NAME/`` (``fmt`` = ``openpose25`` / ``openpose18``) or ``alphapose/NAME.json``
+    (``coco17``). ``mark = (person, joint name)`` draws a red square at that joint.
+
+    Returns:
+        ``{person index: (n, J, 3) source points}``.
+    """
+    names = NAMES[fmt]
+    points = {i: wild_points(p, names) for i, p in enumerate(people)}
+    if mark is not None:  # the mark is drawn on whole pixels
+        joint = list(names).index(mark[1])
+        points[mark[0]][:, joint, :2] = np.round(points[mark[0]][:, joint, :2])
+    frames = []
+    for t in range(num_frames):
+        mark_xy = None
+        if mark is not None:
+            person = people[mark[0]]
+            if person.first <= t < person.last:
+                mark_xy = points[mark[0]][t - person.first, list(names).index(mark[1]), :2]
+        frames.append(frame_with_mark(WILD_W, WILD_H, mark_xy, 500 + t))
+    if as_video:
+        path = root / "videos" / f"{name}.avi"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0,
+                                 (WILD_W, WILD_H))
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        writer.release()
+    else:
+        for t, frame in enumerate(frames):
+            write_image(root / "frames" / name / f"{t + 1:06d}.jpg", frame)
+    per_frame = [[(points[i][t - p.first]) for i, p in enumerate(people) if p.first <= t < p.last]
+                 for t in range(num_frames)]
+    if fmt == "coco17":
+        write_alphapose_results(root / "alphapose" / f"{name}.json", per_frame)
+    else:
+        body25 = fmt == "openpose25"
+        write_openpose_frames(root / "openpose" / name, Path(name).name,
+                              [[openpose_person(p[:, :2], p[:, 2], body25) for p in people_t]
+                               for people_t in per_frame], body25)
+    return points
