@@ -11,13 +11,13 @@ table) does not run the network again. Differences:
   covers what changes the predictions (the weights files, the window length T, the input kind,
   the body model), and ``cache_info.json`` next to the files says what it covers;
 - the prediction mode is part of the file name (``-pred`` / ``-hal``);
-- a file that is unreadable, from another format version or of the wrong length is ignored (and
-  overwritten), never trusted.
+- a file that is unreadable, from another format version, of the wrong length, or made from a
+  test file that has been rewritten since is ignored (and overwritten), never trusted.
 
 Layout::
 
     <pred_dir>/<name>-<fingerprint>/cache_info.json
-    <pred_dir>/<name>-<fingerprint>/<dataset>-<file stem>-P<person>-<mode>.npz
+    <pred_dir>/<name>-<fingerprint>/<dataset>-<split>-<file stem>-P<person>-<mode>.npz
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ INFO_FILE = "cache_info.json"
 FINGERPRINT_CHARS = 10
 _META_VERSION = "__format_version__"
 _META_FRAMES = "__num_frames__"
+_META_SOURCE = "__source_stamp__"  # (size, mtime_ns) of the test file the tube came from
 
 # Per-frame prediction keys kept in the cache (no vertices: 27.6 MB per 1000 frames).
 CACHED_KEYS: tuple[str, ...] = (
@@ -71,6 +72,16 @@ def fingerprint(files: Sequence[str | os.PathLike], settings: Mapping[str, objec
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:FINGERPRINT_CHARS]
+
+
+def source_stamp(path: str | os.PathLike) -> np.ndarray:
+    """``(2,)`` int64 ``[size, mtime_ns]`` of a test file (``[-1, -1]`` when it does not
+    exist): predictions cached from a file that was rewritten since are not reused."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return np.array([-1, -1], np.int64)
+    return np.array([stat.st_size, stat.st_mtime_ns], np.int64)
 
 
 def _safe_name(text: str) -> str:
@@ -117,18 +128,20 @@ class PredictionCache:
         self._info_written = False
 
     def path(self, dataset: str, file: str | os.PathLike, person: int, mode: str) -> Path:
-        """``<directory>/<dataset>-<file stem>-P<person>-<mode>.npz``."""
-        stem = Path(file).name
-        if stem.endswith(".tfrecord"):
-            stem = stem[: -len(".tfrecord")]
-        name = f"{_safe_name(dataset)}-{_safe_name(stem)}-P{int(person)}-{_safe_name(mode)}.npz"
+        """``<directory>/<dataset>-<split>-<file stem>-P<person>-<mode>.npz``, where the split is
+        the name of the file's folder (``<root>/<dataset>/<split>/<file>``)."""
+        file = Path(file)
+        stem = file.name[: -len(".tfrecord")] if file.name.endswith(".tfrecord") else file.name
+        fields = (dataset, file.parent.name or "-", stem)
+        name = "-".join(_safe_name(f) for f in fields) + f"-P{int(person)}-{_safe_name(mode)}.npz"
         return self.directory / name
 
     def load(
         self, dataset: str, file: str | os.PathLike, person: int, mode: str, num_frames: int
     ) -> dict[str, np.ndarray] | None:
         """The cached predictions of one tube, or ``None`` when absent, unreadable, from another
-        format version, of another length than ``num_frames``, or when ``overwrite`` is set."""
+        format version, of another length than ``num_frames``, from a test file that changed
+        since (size or modification time), or when ``overwrite`` is set."""
         if self.overwrite:
             return None
         path = self.path(dataset, file, person, mode)
@@ -142,6 +155,8 @@ class PredictionCache:
         if int(arrays.pop(_META_VERSION, -1)) != CACHE_FORMAT_VERSION:
             return None
         if int(arrays.pop(_META_FRAMES, -1)) != num_frames:
+            return None
+        if not np.array_equal(arrays.pop(_META_SOURCE, None), source_stamp(file)):
             return None
         if any(key not in arrays or len(arrays[key]) != num_frames for key in CACHED_KEYS):
             return None
@@ -165,6 +180,7 @@ class PredictionCache:
             raise ValueError(f"prediction cache: expected (N, ...) arrays, got lengths {lengths}")
         arrays[_META_VERSION] = np.asarray(CACHE_FORMAT_VERSION)
         arrays[_META_FRAMES] = np.asarray(next(iter(lengths.values())))
+        arrays[_META_SOURCE] = source_stamp(file)
         self._write_info()
         path = self.path(dataset, file, person, mode)
         _atomic_savez(path, arrays)
