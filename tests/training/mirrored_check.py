@@ -34,7 +34,8 @@ def build(strategy, smpl_path):
 
 
 def max_rel(a, b):
-    return max(float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-12)) for x, y in zip(a, b))
+    pairs = zip(a, b, strict=True)
+    return max(float(np.max(np.abs(x - y)) / (np.max(np.abs(x)) + 1e-12)) for x, y in pairs)
 
 
 def main(smpl_path: str) -> None:
@@ -60,7 +61,7 @@ def main(smpl_path: str) -> None:
         b.assign(a.numpy())
     g_halves = [small.global_gradients(small.distribute_batch(h)) for h in halves]
     naive = [(a + b) / 2 for a, b in zip(g_halves[0][0] + g_halves[0][1],
-                                          g_halves[1][0] + g_halves[1][1])]
+                                          g_halves[1][0] + g_halves[1][1], strict=True)]
     out["naive_grad_rel"] = max_rel(g_one[0] + g_one[1], naive)
     value_diffs = []
     for batch in batches:
@@ -71,7 +72,7 @@ def main(smpl_path: str) -> None:
     out["terms"] = sorted(v_one)
     w_one = [w.numpy() for w in one.model.weights + one.discriminator.weights]
     w_two = [w.numpy() for w in two.model.weights + two.discriminator.weights]
-    out["weight_abs"] = max(float(np.max(np.abs(a - b))) for a, b in zip(w_one, w_two))
+    out["weight_abs"] = max(float(np.max(np.abs(a - b))) for a, b in zip(w_one, w_two, strict=True))
     out["steps"] = [int(one.step.numpy()), int(two.step.numpy())]
     print(json.dumps(out))
 
