@@ -388,3 +388,57 @@ def write_wild_video(root: Path, name: str, num_frames: int, people: list[WildPe
                               [[openpose_person(p[:, :2], p[:, 2], body25) for p in people_t]
                                for people_t in per_frame], body25)
     return points
+
+
+# ---------------------------------------------------------------------------------------------
+# 3DPW
+# ---------------------------------------------------------------------------------------------
+
+TDPW_W, TDPW_H = 48, 64  # portrait, as the real 1080 x 1920 frames
+
+
+def rotation_z(angle: float) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def write_3dpw_sequence(root: Path, split_dir: str, seq: str, num_frames: int,
+                        poses: list[np.ndarray], betas: list[np.ndarray],
+                        invalid: dict[int, list[int]] | None = None) -> dict:
+    """``sequenceFiles/<split_dir>/<seq>.pkl`` (py2 pickle with the real keys) and
+    ``imageFiles/<seq>/image_%05d.jpg``; people stand side by side.
+
+    Returns:
+        ``{"poses2d": [(N, 3, 18)], "cam_poses": (N, 4, 4), "campose_valid": [(N,)]}``.
+    """
+    people = len(poses)
+    poses2d, valid = [], []
+    for p in range(people):
+        pts = person_points(OPENPOSE18_NAMES, np.array([12.0 + 24.0 * p, 32.0]), 40.0,
+                            num_frames, 0.1, 40 + p)
+        conf = np.full((num_frames, 18, 1), 0.9)
+        conf[:, 0] = 0.05  # nose below the visibility threshold
+        poses2d.append(np.transpose(np.concatenate([pts, conf], axis=2), (0, 2, 1)))
+        flags = np.ones(num_frames, np.int64)
+        flags[(invalid or {}).get(p, [])] = 0
+        valid.append(flags)
+    cam_poses = np.tile(np.eye(4), (num_frames, 1, 1))
+    for t in range(num_frames):
+        cam_poses[t, :3, :3] = rotation_z(0.1 * t)
+        cam_poses[t, :3, 3] = [0.1 * t, 0.0, 3.0]
+    data = {
+        "sequence": seq, "genders": ["m", "f"][:people],
+        "poses": poses, "betas": betas, "trans": [np.zeros((num_frames, 3))] * people,
+        "poses_60Hz": [np.repeat(p, 2, axis=0) for p in poses],
+        "trans_60Hz": [np.zeros((2 * num_frames, 3))] * people,
+        "betas_clothed": betas, "v_template_clothed": [np.zeros((5, 3))] * people,
+        "poses2d": poses2d, "jointPositions": [np.zeros((num_frames, 72))] * people,
+        "cam_poses": cam_poses, "cam_intrinsics": np.array([[1961.0, 0, 540], [0, 1969, 960],
+                                                             [0, 0, 1.0]]),
+        "campose_valid": valid, "img_frame_ids": np.arange(num_frames),
+    }
+    write_py2_pickle(root / "sequenceFiles" / split_dir / f"{seq}.pkl", data)
+    for t in range(num_frames):
+        write_image(root / "imageFiles" / seq / f"image_{t:05d}.jpg",
+                    frame_with_mark(TDPW_W, TDPW_H, None, 900 + t))
+    return {"poses2d": poses2d, "cam_poses": cam_poses, "campose_valid": valid}

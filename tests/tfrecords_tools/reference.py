@@ -70,9 +70,13 @@ def train_keypoints(kp: np.ndarray, width: int, height: int, flip: bool,
 
 
 def smooth_params(kp: np.ndarray, thresh: float, kernel: int = 11, sigma: float = 3.0):
-    """Per-frame (cx, cy, scale) of the §8 step-5 smoothing; all frames must have a box."""
-    raw = np.array([[*box_center_scale(k, thresh)[0], box_center_scale(k, thresh)[1]]
-                    for k in kp])
+    """Per-frame (cx, cy, scale) of the §8 step-5 smoothing: frames without a visible point are
+    linearly interpolated (first and last frame must have one), then median and Gaussian."""
+    seen = [t for t in range(len(kp)) if (kp[t, :, 2] > thresh).any()]
+    assert seen[0] == 0 and seen[-1] == len(kp) - 1
+    known = np.array([[*box_center_scale(kp[t], thresh)[0], box_center_scale(kp[t], thresh)[1]]
+                      for t in seen])
+    raw = np.stack([np.interp(np.arange(len(kp)), seen, known[:, c]) for c in range(3)], 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # medfilt warns when the kernel exceeds the track
         median = [medfilt(raw[:, c], kernel) for c in range(3)]

@@ -1,0 +1,263 @@
+"""3DPW -> HMMR test/val TFRecords with 3D ground truth (ORIGINAL_SPEC §6.2, §6.4).
+
+Input, as released::
+
+    <data_directory>/sequenceFiles/{train,validation,test}/<seq>.pkl   (Python 2 pickles)
+    <data_directory>/imageFiles/<seq>/image_00000.jpg ...
+    <data_directory>/sequenceFilesNeutral/<seq>.pkl                   (optional, see below)
+
+Each sequence pickle holds, per person, ``poses`` (N, 72), ``betas`` (10,), ``poses2d``
+(N, 3, 18) OpenPose COCO-18 (x, y, confidence), ``campose_valid`` (N,), and per frame
+``cam_poses`` (N, 4, 4), ``img_frame_ids`` (N,). One file per sequence, ``3dpw/<split>/<seq>
+.tfrecord``, one record per person (§6.2): the frames with a confident keypoint, 224 crops around
+the smoothed box, 2D keypoints by name (``src.joints.FROM_3DPW``; head top, heels and toes
+missing) in crop pixels with vis = confidence > 0.1 (zeroed where ``campose_valid`` is 0, so the
+evaluation skips those frames), ``mosh/poses`` the raw world-frame poses, ``mosh/shape`` the
+neutral-model betas and ``mosh/gt3ds`` the 25 body-model joints rotated about their centroid by
+each frame's camera rotation (``cam_poses[:3, :3]``).
+
+3D joints and betas: if ``sequenceFilesNeutral/<seq>.pkl`` exists (the original's
+``compute_neutral_shape`` output, keys ``betas_neutral`` and ``joints_gendered``, per person),
+its betas and gendered-mesh joints are used, as the original. Otherwise the joints are those of
+``--smpl_model_path`` (a neutral model with the 25-joint regressor) posed with the given poses
+and the given (gendered) betas, which approximates the gendered bodies; the original fitted
+neutral betas to them first.
+
+Splits: ``val`` = ``validation/`` (12 sequences), ``test`` = ``test/`` (24; the original's list
+also named a non-existent ``downtown_cafe_01``), ``train`` = ``train/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from src.constants import NUM_KPS, NUM_POSE, NUM_SHAPE
+from src.data.tube_augmentation import TEST_VIS_THRESHOLD
+from src.joints import FROM_3DPW, SOURCE_NUM_JOINTS, to_hmmr25
+from src.video.bbox import smooth_bboxes_from_keypoints
+from src.video.io import read_image
+from tfrecords_tools import common
+from tfrecords_tools.common import log
+
+DATASET = "3dpw"
+SPLIT_DIRS = {"train": "train", "val": "validation", "test": "test"}
+DEFAULT_SMPL_MODEL = "models/neutral_smpl_with_cocoplustoesankles_reg.pkl"
+NEUTRAL_DIR = "sequenceFilesNeutral"
+SEQUENCE_KEYS = ("poses", "betas", "poses2d", "cam_poses")
+NUM_3DPW_KPS = SOURCE_NUM_JOINTS["3dpw"]  # 18
+SMPL_BATCH = 256  # frames per body-model call
+
+EPILOG = """\
+examples:
+  python -m tfrecords_tools.threedpw --data_directory 3DPW_DIR --output_directory TF_ROOT \\
+      --split val --smpl_model_path models/neutral_smpl_with_cocoplustoesankles_reg.pkl
+  python -m tfrecords_tools.threedpw --data_directory 3DPW_DIR --output_directory TF_ROOT \\
+      --split test
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = common.base_parser("tfrecords_tools.threedpw", __doc__.split("\n\n")[0], EPILOG)
+    common.add_split_flag(parser, default="val")
+    parser.add_argument("--smpl_model_path", default=DEFAULT_SMPL_MODEL,
+                        help="neutral body model with the 25-joint regressor, for the 3D joints "
+                             f"when there is no {NEUTRAL_DIR}/ (default {DEFAULT_SMPL_MODEL})")
+    return parser
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person of a sequence: ``kp2d`` (N, 25, 3) pixel (x, y, confidence), ``pose``
+    (N, 72), ``shape`` (10,), ``joints3d`` (N, 25, 3) world frame or None (computed later)."""
+
+    index: int
+    kp2d: np.ndarray
+    pose: np.ndarray
+    shape: np.ndarray
+    joints3d: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Sequence3DPW:
+    name: str
+    frame_paths: tuple[str, ...]
+    cam_rotations: np.ndarray  # (N, 3, 3)
+    people: tuple[Person, ...]
+    smpl_model_path: str
+
+
+def _per_person(data: dict, key: str, path: Path, count: int) -> list:
+    value = data[key]
+    if len(value) != count:
+        raise ValueError(f"{path}: '{key}' has {len(value)} entries, expected one per person "
+                         f"({count})")
+    return list(value)
+
+
+def _keypoints(value: object, path: Path, person: int, n: int) -> np.ndarray:
+    """``(N, 25, 3)`` from ``poses2d`` ``(N, 3, 18)`` (or ``(N, 18, 3)``)."""
+    arr = np.asarray(value, np.float64)
+    if arr.shape == (n, 3, NUM_3DPW_KPS):
+        arr = np.transpose(arr, (0, 2, 1))
+    if arr.shape != (n, NUM_3DPW_KPS, 3):
+        raise ValueError(f"{path}: poses2d of person {person} has shape {arr.shape}, expected "
+                         f"({n}, 3, {NUM_3DPW_KPS})")
+    return to_hmmr25(arr, FROM_3DPW)
+
+
+def read_sequence(root: Path, path: Path, smpl_model_path: str) -> Sequence3DPW:
+    """Labels and frame paths of one sequence file (and its neutral file when present)."""
+    data = common.load_pickle(path, "3DPW sequence file")
+    common.require_keys(data, SEQUENCE_KEYS, path, "3DPW sequence")
+    name = str(data.get("sequence", path.stem))
+    cams = common.as_array(data["cam_poses"], path, "cam_poses", (None, 4, 4))
+    n = len(cams)
+    count = len(data["poses"])
+    poses = [common.as_array(p, path, "poses", (n, NUM_POSE)) for p in
+             _per_person(data, "poses", path, count)]
+    betas = [np.asarray(b, np.float64).reshape(-1)[:NUM_SHAPE] for b in
+             _per_person(data, "betas", path, count)]
+    valid = (_per_person(data, "campose_valid", path, count) if "campose_valid" in data
+             else [np.ones(n)] * count)
+    neutral = read_neutral(root / NEUTRAL_DIR / f"{name}.pkl", count, n)
+    people = []
+    for p, raw2d in enumerate(_per_person(data, "poses2d", path, count)):
+        kp = _keypoints(raw2d, path, p, n)
+        kp[np.asarray(valid[p]).reshape(-1)[:n] == 0, :, 2] = 0.0
+        shape = neutral["betas"][p] if neutral else betas[p]
+        if shape.size != NUM_SHAPE:
+            raise ValueError(f"{path}: betas of person {p} have {shape.size} values, expected "
+                             f"{NUM_SHAPE}")
+        people.append(Person(p, kp, poses[p], shape, neutral["joints"][p] if neutral else None))
+    ids = np.asarray(data.get("img_frame_ids", np.arange(n)), np.int64).reshape(-1)
+    frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids[:n])
+    return Sequence3DPW(name, frames, cams[:, :3, :3], tuple(people), smpl_model_path)
+
+
+def read_neutral(path: Path, count: int, n: int) -> dict | None:
+    """``betas_neutral`` and ``joints_gendered`` per person, or None when the file is absent."""
+    if not path.is_file():
+        return None
+    data = common.load_pickle(path, "3DPW neutral-shape file")
+    common.require_keys(data, ("betas_neutral", "joints_gendered"), path, "neutral shape")
+    betas = [np.asarray(b, np.float64).reshape(-1)
+             for b in _per_person(data, "betas_neutral", path, count)]
+    joints = [common.as_array(j, path, "joints_gendered", (n, NUM_KPS, 3))
+              for j in _per_person(data, "joints_gendered", path, count)]
+    return {"betas": betas, "joints": joints}
+
+
+# ---------------------------------------------------------------------------------------------
+# 3D joints
+# ---------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=2)
+def body_model(path: str):
+    """The body model of this process (``src.smpl.SMPL``), checked for 25 output joints."""
+    from src.smpl import SMPL
+
+    model = SMPL(path)
+    if model.num_joints != NUM_KPS:
+        raise ValueError(f"{path}: the body model gives {model.num_joints} joints; the 3DPW "
+                         f"ground truth needs the {NUM_KPS}-joint regressor "
+                         "(neutral_smpl_with_cocoplustoesankles_reg.pkl)")
+    return model
+
+
+def model_joints(model_path: str, pose: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    """``(N, 25, 3)`` joints of the body model with ``pose`` (N, 72) and ``shape`` (10,)."""
+    model = body_model(model_path)
+    out = []
+    for start in range(0, len(pose), SMPL_BATCH):
+        chunk = np.asarray(pose[start:start + SMPL_BATCH], np.float32)
+        betas = np.tile(np.asarray(shape, np.float32), (len(chunk), 1))
+        out.append(np.asarray(model(betas, chunk)["joints"], np.float64))
+    return np.concatenate(out)
+
+
+def rotate_about_centroid(joints: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """Each frame's joints ``(N, J, 3)`` rotated by ``rotations`` ``(N, 3, 3)`` about their
+    mean ("rectified to the identity camera")."""
+    center = joints.mean(axis=1, keepdims=True)
+    return np.einsum("nij,nkj->nki", rotations, joints - center) + center
+
+
+# ---------------------------------------------------------------------------------------------
+# Building (worker side)
+# ---------------------------------------------------------------------------------------------
+
+
+def _read_frames(paths: Sequence[str]) -> Iterator[np.ndarray]:
+    for path in paths:
+        yield read_image(path)
+
+
+def build_sequence_file(seq: Sequence3DPW) -> Iterator[bytes]:
+    """The records of one sequence: one per person with a visible keypoint."""
+    for person in seq.people:
+        try:
+            boxes = smooth_bboxes_from_keypoints(person.kp2d, vis_thresh=TEST_VIS_THRESHOLD)
+        except ValueError:
+            log.warning("%s: person %d never visible, skipped", seq.name, person.index)
+            continue
+        joints = (person.joints3d if person.joints3d is not None
+                  else model_joints(seq.smpl_model_path, person.pose, person.shape))
+        joints = rotate_about_centroid(joints, seq.cam_rotations)
+        kept = slice(boxes.start, boxes.end)
+        track = common.build_test_track(_read_frames(seq.frame_paths[kept]), person.kp2d[kept],
+                                        boxes)
+        track.update(filenames=list(seq.frame_paths[kept]), pose=person.pose[kept],
+                     shape=person.shape, joints3d=joints[kept], has_smpl=1, has_3d_joints=1)
+        yield from common.serialize([track])
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------------------------
+
+
+def list_sequences(root: Path, split: str) -> list[Path]:
+    folder = root / "sequenceFiles" / SPLIT_DIRS[split]
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: 3DPW sequence folder not found (expected "
+                                "<data_directory>/sequenceFiles/{train,validation,test}/)")
+    files = sorted(folder.glob("*.pkl"))
+    if not files:
+        raise ValueError(f"{folder}: expected <sequence>.pkl files, found none")
+    return files
+
+
+def convert(args: argparse.Namespace) -> None:
+    root = Path(args.data_directory)
+    files = list_sequences(root, args.split)
+    sequences = [read_sequence(root, path, args.smpl_model_path) for path in files]
+    if not (root / NEUTRAL_DIR).is_dir():
+        log.warning("no %s/: 3D joints from %s with the given (gendered) betas", NEUTRAL_DIR,
+                    args.smpl_model_path)
+    if any(p.joints3d is None for s in sequences for p in s.people):
+        body_model(args.smpl_model_path)  # fail now, naming the model file, not in a worker
+    out_dir = common.split_dir(args.output_directory, DATASET, args.split)
+    log.info("%s: %d sequence(s) -> %s", args.split, len(sequences), out_dir)
+    tasks = [(out_dir / f"{common.safe_name(s.name)}.tfrecord", s) for s in sequences]
+    common.write_files(tasks, build_sequence_file, args, f"{DATASET} {args.split}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    return common.run_cli(build_parser(), convert, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
