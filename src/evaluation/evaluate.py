@@ -143,7 +143,9 @@ def _non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The flags of the original's eval (§2.8) and the few this port adds."""
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = _Parser(prog=PROG, description="Evaluate a weights folder on the test TFRecords as "
+                     "the original eval.py: per-frame metrics, per-file then per-dataset means, "
+                     "tables and JSON/CSV with units (docs/evaluation.md).")
     add = parser.add_argument
     add("--load_path", required=True,
         help="weights folder (python -m src.convert output, or a training run's export/)")
@@ -671,9 +673,9 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     """Run the whole evaluation for parsed flags; returns the results (also written to disk)."""
     folder = resolve(options.load_path)
     config = read_model_config(folder)
-    smpl_path, smpl_text = resolve_smpl_path(options.smpl_model_path)
     files = {ds: find_test_files(options.tf_dir, ds, options.split)
              for ds in options.test_datasets}
+    smpl_path, smpl_text = resolve_smpl_path(options.smpl_model_path)
     body = BodyModel(smpl_path)
     predict = ModelPredictions(folder, config, body, options.T, options.batch_size,
                                options.use_phi)
