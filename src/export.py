@@ -53,9 +53,14 @@ def run(argv: Sequence[str] | None = None) -> int:
         message = " ".join(str(err).split())
         print(f"hmmr-export: error: {message}", file=sys.stderr)
         return 1
-    body = "stand-in body model (not SMPL)" if models.standin_body else "body model"
+    if models.standin_body:
+        print(
+            f"warning: exported with the generated stand-in body model {models.body_model}, "
+            "not SMPL; pass --smpl_model_path for real bodies",
+            file=sys.stderr,
+        )
     print(f"weights: {models.weights}")
-    print(f"{body}: {models.body_model}")
+    print(f"body model: {models.body_model}")
     print(f"wrote SavedModel {path} (tag 'serve'; signatures: {', '.join(SIGNATURES)})")
     return 0
 

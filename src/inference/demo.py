@@ -845,9 +845,9 @@ def run_video(
         info = reader.info
     if options.tracks_json and not Path(options.tracks_json).exists():
         raise FileNotFoundError(f"{options.tracks_json}: tracks file not found (--tracks_json)")
-    models = models or load_demo_models(options)
     timer = timer or StageTimer()
-    tracks = find_tracks(path, options, info, timer)
+    tracks = find_tracks(path, options, info, timer)  # before building models: fail early
+    models = models or load_demo_models(options)
     chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
     ranks = range(len(tracks)) if options.all_tracks else [min(options.track_id, len(tracks) - 1)]
     predictor = make_predictor(models, options, timer)

@@ -123,7 +123,7 @@ def resolve_body_model(path: str | os.PathLike | None) -> tuple[Path, bool]:
     """The body-model file to use and whether it is the stand-in.
 
     ``path`` if given (must exist); else SMPL at :data:`DEFAULT_SMPL_PATH` if present; else the
-    generated stand-in (``src.smpl.standin.default_standin_path``), with a warning.
+    generated stand-in (``src.smpl.standin.default_standin_path``); callers tell the user.
 
     Raises:
         FileNotFoundError: ``path`` was given and does not exist.
@@ -132,17 +132,26 @@ def resolve_body_model(path: str | os.PathLike | None) -> tuple[Path, bool]:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: body model file not found (--smpl_model_path)")
-        return path, False
+        return path, is_standin_file(path)
     if DEFAULT_SMPL_PATH.is_file():
         return DEFAULT_SMPL_PATH, False
     from src.smpl.standin import default_standin_path
 
-    log.warning(
-        "no SMPL model at %s: using the generated stand-in body model (not SMPL); give "
-        "--smpl_model_path for real bodies",
-        DEFAULT_SMPL_PATH,
-    )
+    log.info("no SMPL model at %s: using the generated stand-in body model", DEFAULT_SMPL_PATH)
     return default_standin_path(), True
+
+
+def is_standin_file(path: Path) -> bool:
+    """True for a body-model pickle written by :mod:`src.smpl.standin` (it says so inside)."""
+    if path.suffix.lower() != ".pkl":
+        return False
+    from src.smpl.io import safe_load_pickle
+
+    try:
+        raw = safe_load_pickle(path)
+    except (OSError, ValueError):
+        return False  # the body-model loader reports unreadable files
+    return isinstance(raw, dict) and "standin_version" in raw
 
 
 def resolve_weights(load_path: str | os.PathLike | None) -> Path | None:
