@@ -72,7 +72,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.h36m", __doc__.split("\n\n")[0], EPILOG)
+    parser = common.base_parser("tfrecords_tools.h36m", __doc__, EPILOG)
     common.add_split_flag(parser)
     parser.add_argument("--max_sequence_length", type=int, default=MAX_SEQUENCE_LENGTH,
                         help=f"frames per training record (default {MAX_SEQUENCE_LENGTH}; "

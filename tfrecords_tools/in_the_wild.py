@@ -78,7 +78,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.in_the_wild", __doc__.split("\n\n")[0],
+    parser = common.base_parser("tfrecords_tools.in_the_wild", __doc__,
                                 EPILOG)
     common.add_split_flag(parser)
     parser.add_argument("--dataset_name", default=DATASET,

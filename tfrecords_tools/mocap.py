@@ -4,9 +4,9 @@ Reads every ``*.pkl`` (MoSh / CMU / jointLim as released with HMR: ``poses`` (N,
 (10,)) and ``*.npz`` (AMASS: ``poses`` (N, 156) SMPL-H or (N, 72), ``betas`` (16,) or (10,))
 under ``--data_directory/--dataset_name`` (or ``--data_directory`` itself), drops every file
 whose path has an ``S9`` or ``S11`` component (the Human3.6M test subjects), shuffles all frames
-together and writes ``neutrSMPL_<name>_000.tfrecord``, ... with ``--num_shards`` (10,000)
-examples each, every example ``pose`` (72 floats) + ``shape`` (10 floats): what the trainer's
-discriminator reads (``src.data.mocap``).
+together and writes ``<output_directory>/mocap_neutrMosh/neutrSMPL_<name>_000.tfrecord``, ...
+with ``--num_shards`` (10,000) examples each, every example ``pose`` (72 floats) + ``shape``
+(10 floats): what the trainer's discriminator reads (``src.data.mocap``).
 
 SMPL-H / SMPL-X poses keep their 22 body joints (66 values); SMPL's two hand joints get the
 identity rotation (the first 72 values would put finger joints in their place). AMASS's root
@@ -56,7 +56,7 @@ examples:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser(
-        "tfrecords_tools.mocap", __doc__.split("\n\n")[0], EPILOG)
+        "tfrecords_tools.mocap", __doc__, EPILOG)
     parser.add_argument("--dataset_name", default="neutrSMPL_CMU",
                         help="input sub-folder and output name; files are named "
                              "neutrSMPL_<name>_NNN.tfrecord (default neutrSMPL_CMU)")

@@ -54,7 +54,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.penn_action", __doc__.split("\n\n")[0], EPILOG)
+    parser = common.base_parser("tfrecords_tools.penn_action", __doc__, EPILOG)
     common.add_split_flag(parser)
     parser.add_argument("--num_shards", type=int, default=TRACKS_PER_FILE,
                         help=f"tracks per training file, as the original (default "

@@ -63,7 +63,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.threedpw", __doc__.split("\n\n")[0], EPILOG)
+    parser = common.base_parser("tfrecords_tools.threedpw", __doc__, EPILOG)
     common.add_split_flag(parser, default="val")
     parser.add_argument("--smpl_model_path", default=DEFAULT_SMPL_MODEL,
                         help="neutral body model with the 25-joint regressor, for the 3D joints "
