@@ -273,6 +273,26 @@ def test_image_mode_hallucinates_past_present_future(clip, body_path, models, tm
     np.testing.assert_allclose(data["theta_delta"], single["theta_delta"], rtol=1e-4, atol=1e-4)
 
 
+def test_vid_dir_processes_each_video_and_reports_the_bad_one(
+    clip, models, tmp_path, monkeypatch, capsys
+):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "walk.mp4").write_bytes(clip["video"].read_bytes())
+    (videos / "broken.mp4").write_text("not a video")
+    monkeypatch.setattr(demo, "load_demo_models", lambda options: models)
+    out = tmp_path / "out"
+    argv = ["--vid_dir", str(videos), "--out_dir", str(out), "--tracks_json", str(clip["boxes"]),
+            "--track_id", "1", "--no_render", "--no_progress"]  # fmt: skip
+    assert demo.main(argv) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(err) == 1 and "broken.mp4: not a video" in err[0]
+    assert [p.name for p in out.iterdir()] == ["walk"]
+    assert [p.name for p in (out / "walk").iterdir()] == ["hmmr_output_1"]  # --track_id 1
+    data = np.load(out / "walk" / "hmmr_output_1" / "hmmr_output.npz")
+    assert int(data["track_id"]) == 3 and int(data["track_rank"]) == 1
+
+
 # ------------------------------------------------------------------------------------------------
 # Bad inputs
 
