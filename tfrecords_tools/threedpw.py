@@ -16,12 +16,17 @@ evaluation skips those frames), ``mosh/poses`` the raw world-frame poses, ``mosh
 neutral-model betas and ``mosh/gt3ds`` the 25 body-model joints rotated about their centroid by
 each frame's camera rotation (``cam_poses[:3, :3]``).
 
-3D joints and betas: if ``sequenceFilesNeutral/<seq>.pkl`` exists (the original's
-``compute_neutral_shape`` output, keys ``betas_neutral`` and ``joints_gendered``, per person),
-its betas and gendered-mesh joints are used, as the original. Otherwise the joints are those of
-``--smpl_model_path`` (a neutral model with the 25-joint regressor) posed with the given poses
-and the given (gendered) betas, which approximates the gendered bodies; the original fitted
-neutral betas to them first.
+3D joints and betas, in order of preference:
+
+1. ``sequenceFilesNeutral/<seq>.pkl`` (the original's ``compute_neutral_shape`` output, keys
+   ``betas_neutral`` and ``joints_gendered``, per person): used as is, as the original;
+2. ``--fit_neutral_betas`` with ``--male_model_path`` / ``--female_model_path`` (the gendered
+   SMPL files): the original's pre-step done here: neutral betas fitted so the neutral T-pose
+   mesh matches the gendered one (same objective, mean vertex distance, solved by iteratively
+   reweighted least squares instead of gradient descent), and the 3D joints the 25-joint
+   regressor of ``--smpl_model_path`` applied to the posed gendered meshes;
+3. otherwise the joints of ``--smpl_model_path`` (neutral, with the 25-joint regressor) posed
+   with the given poses and the given gendered betas, an approximation of the gendered bodies.
 
 Splits: ``val`` = ``validation/`` (12 sequences), ``test`` = ``test/`` (24; the original's list
 also named a non-existent ``downtown_cafe_01``), ``train`` = ``train/``.
@@ -68,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--smpl_model_path", default=DEFAULT_SMPL_MODEL,
                         help="neutral body model with the 25-joint regressor, for the 3D joints "
                              f"when there is no {NEUTRAL_DIR}/ (default {DEFAULT_SMPL_MODEL})")
+    common.add_bool_flag(parser, "fit_neutral_betas", False,
+                         "fit neutral betas to the gendered bodies and take the 3D joints from "
+                         "the gendered meshes (needs --male_model_path and --female_model_path)")
+    parser.add_argument("--male_model_path", default=None,
+                        help="male SMPL model file (basicModel_m_lbs_10_207_0_v1.0.0.pkl)")
+    parser.add_argument("--female_model_path", default=None,
+                        help="female SMPL model file (basicModel_f_lbs_10_207_0_v1.0.0.pkl)")
     return parser
 
 
@@ -95,6 +107,8 @@ class Sequence3DPW:
     cam_rotations: np.ndarray  # (N, 3, 3)
     people: tuple[Person, ...]
     smpl_model_path: str
+    genders: tuple[str, ...] = ()
+    gendered_models: tuple[tuple[str, str], ...] = ()  # (("m", path), ("f", path)) to fit
 
 
 def _per_person(data: dict, key: str, path: Path, count: int) -> list:
@@ -116,8 +130,14 @@ def _keypoints(value: object, path: Path, person: int, n: int) -> np.ndarray:
     return to_hmmr25(arr, FROM_3DPW)
 
 
-def read_sequence(root: Path, path: Path, smpl_model_path: str) -> Sequence3DPW:
-    """Labels and frame paths of one sequence file (and its neutral file when present)."""
+def read_sequence(root: Path, path: Path, smpl_model_path: str,
+                  gendered_models: dict[str, str] | None = None) -> Sequence3DPW:
+    """Labels and frame paths of one sequence file (and its neutral file when present).
+
+    Args:
+        gendered_models: ``{"m": path, "f": path}`` to fit neutral betas (``--fit_neutral_betas``)
+            when there is no neutral file.
+    """
     data = common.load_pickle(path, "3DPW sequence file")
     common.require_keys(data, SEQUENCE_KEYS, path, "3DPW sequence")
     name = str(data.get("sequence", path.stem))
@@ -142,7 +162,13 @@ def read_sequence(root: Path, path: Path, smpl_model_path: str) -> Sequence3DPW:
         people.append(Person(p, kp, poses[p], shape, neutral["joints"][p] if neutral else None))
     ids = np.asarray(data.get("img_frame_ids", np.arange(n)), np.int64).reshape(-1)
     frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids[:n])
-    return Sequence3DPW(name, frames, cams[:, :3, :3], tuple(people), smpl_model_path)
+    genders = tuple(str(g)[:1].lower() for g in data.get("genders", []))
+    fit = () if neutral or not gendered_models else tuple(sorted(gendered_models.items()))
+    if fit and (len(genders) != count or not set(genders) <= set(gendered_models)):
+        raise ValueError(f"{path}: 'genders' should give 'm' or 'f' per person to fit neutral "
+                         f"betas, got {list(data.get('genders', []))}")
+    return Sequence3DPW(name, frames, cams[:, :3, :3], tuple(people), smpl_model_path, genders,
+                        fit)
 
 
 def read_neutral(path: Path, count: int, n: int) -> dict | None:
@@ -187,6 +213,66 @@ def model_joints(model_path: str, pose: np.ndarray, shape: np.ndarray) -> np.nda
     return np.concatenate(out)
 
 
+def fit_neutral_betas(neutral_path: str, gendered_path: str, betas: np.ndarray,
+                      iterations: int = 50) -> np.ndarray:
+    """Neutral betas whose T-pose mesh is closest (mean vertex distance) to the gendered T-pose
+    mesh with ``betas`` (the original's ``compute_neutral_shape`` objective).
+
+    Both meshes are linear in the betas at the rest pose, so the minimiser is found by
+    iteratively reweighted least squares, started from the least-squares fit.
+    """
+    from src.smpl import load_smpl_params
+
+    neutral, gendered = load_smpl_params(neutral_path), load_smpl_params(gendered_path)
+    if neutral["v_template"].shape != gendered["v_template"].shape:
+        raise ValueError(f"{gendered_path}: {gendered['v_template'].shape[0]} vertices, but the "
+                         f"neutral model {neutral_path} has {neutral['v_template'].shape[0]}")
+    target = gendered["v_template"] + gendered["shapedirs"] @ np.asarray(betas, np.float64)
+    dirs = neutral["shapedirs"]  # (V, 3, 10)
+    residual0 = target - neutral["v_template"]  # (V, 3)
+    weights = np.ones(len(target))
+    fitted = np.zeros(NUM_SHAPE)
+    for _ in range(iterations):
+        w = np.sqrt(weights)[:, None, None]
+        fitted, *_ = np.linalg.lstsq((dirs * w).reshape(-1, NUM_SHAPE),
+                                     (residual0 * w[:, :, 0]).reshape(-1), rcond=None)
+        distance = np.linalg.norm(residual0 - dirs @ fitted, axis=1)
+        weights = 1.0 / np.maximum(distance, 1e-8)
+    return fitted
+
+
+def gendered_joints(neutral_path: str, gendered_path: str, pose: np.ndarray,
+                    betas: np.ndarray) -> np.ndarray:
+    """``(N, 25, 3)``: the neutral model's 25-joint regressor on the posed gendered meshes."""
+    regressor = body_model(neutral_path).joint_regressor
+    model = _plain_model(gendered_path)
+    out = []
+    for start in range(0, len(pose), SMPL_BATCH):
+        chunk = np.asarray(pose[start:start + SMPL_BATCH], np.float32)
+        shape = np.tile(np.asarray(betas, np.float32), (len(chunk), 1))
+        verts = np.asarray(model(shape, chunk)["vertices"], np.float64)
+        out.append(np.einsum("kv,nvc->nkc", np.asarray(regressor), verts))
+    return np.concatenate(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _plain_model(path: str):
+    from src.smpl import SMPL
+
+    return SMPL(path)
+
+
+def person_truth(seq: Sequence3DPW, person: Person) -> tuple[np.ndarray, np.ndarray]:
+    """``(shape (10,), joints (N, 25, 3))`` of a person (see the module docstring)."""
+    if person.joints3d is not None:
+        return person.shape, person.joints3d
+    if seq.gendered_models:
+        gendered = dict(seq.gendered_models)[seq.genders[person.index]]
+        shape = fit_neutral_betas(seq.smpl_model_path, gendered, person.shape)
+        return shape, gendered_joints(seq.smpl_model_path, gendered, person.pose, person.shape)
+    return person.shape, model_joints(seq.smpl_model_path, person.pose, person.shape)
+
+
 def rotate_about_centroid(joints: np.ndarray, rotations: np.ndarray) -> np.ndarray:
     """Each frame's joints ``(N, J, 3)`` rotated by ``rotations`` ``(N, 3, 3)`` about their
     mean ("rectified to the identity camera")."""
@@ -212,14 +298,13 @@ def build_sequence_file(seq: Sequence3DPW) -> Iterator[bytes]:
         except ValueError:
             log.warning("%s: person %d never visible, skipped", seq.name, person.index)
             continue
-        joints = (person.joints3d if person.joints3d is not None
-                  else model_joints(seq.smpl_model_path, person.pose, person.shape))
+        shape, joints = person_truth(seq, person)
         joints = rotate_about_centroid(joints, seq.cam_rotations)
         kept = slice(boxes.start, boxes.end)
         track = common.build_test_track(_read_frames(seq.frame_paths[kept]), person.kp2d[kept],
                                         boxes)
         track.update(filenames=list(seq.frame_paths[kept]), pose=person.pose[kept],
-                     shape=person.shape, joints3d=joints[kept], has_smpl=1, has_3d_joints=1)
+                     shape=shape, joints3d=joints[kept], has_smpl=1, has_3d_joints=1)
         yield from common.serialize([track])
 
 
@@ -242,10 +327,17 @@ def list_sequences(root: Path, split: str) -> list[Path]:
 def convert(args: argparse.Namespace) -> None:
     root = Path(args.data_directory)
     files = list_sequences(root, args.split)
-    sequences = [read_sequence(root, path, args.smpl_model_path) for path in files]
-    if not (root / NEUTRAL_DIR).is_dir():
-        log.warning("no %s/: 3D joints from %s with the given (gendered) betas", NEUTRAL_DIR,
-                    args.smpl_model_path)
+    gendered = None
+    if args.fit_neutral_betas:
+        if not (args.male_model_path and args.female_model_path):
+            raise ValueError("--fit_neutral_betas needs --male_model_path and --female_model_path")
+        gendered = {"m": args.male_model_path, "f": args.female_model_path}
+        for path in gendered.values():
+            _plain_model(path)  # fail now, naming the file
+    sequences = [read_sequence(root, path, args.smpl_model_path, gendered) for path in files]
+    if not (root / NEUTRAL_DIR).is_dir() and not gendered:
+        log.warning("no %s/ and no --fit_neutral_betas: 3D joints from %s with the given "
+                    "(gendered) betas", NEUTRAL_DIR, args.smpl_model_path)
     if any(p.joints3d is None for s in sequences for p in s.people):
         body_model(args.smpl_model_path)  # fail now, naming the model file, not in a worker
     out_dir = common.split_dir(args.output_directory, DATASET, args.split)

@@ -8,6 +8,7 @@ import pytest
 from src.data import pipeline
 from src.joints import FROM_3DPW, to_hmmr25
 from src.smpl import SMPL, load_smpl_params
+from src.smpl.io import save_smpl_params
 from src.smpl.standin import write_standin_model
 from tests.tfrecords_tools import reference as ref
 from tests.tfrecords_tools.fixtures import (
@@ -143,3 +144,36 @@ def test_sequence_without_poses2d_is_named(tmp_path, capsys):
                             str(tmp_path / "o"), "--noprogress"])
     err = capsys.readouterr().err
     assert status == 1 and str(path) in err and "poses2d" in err
+
+
+def _gendered_model(base, offset: np.ndarray, path):
+    """A 'gendered' model whose mesh with betas b is the stand-in's with betas b + offset."""
+    params = {k: v for k, v in load_smpl_params(base).items() if k != "joint_regressor"}
+    params["v_template"] = params["v_template"] + params["shapedirs"] @ offset
+    return save_smpl_params(params, path)
+
+
+def test_fitted_neutral_betas_and_gendered_mesh_joints(tdpw_root, body_model_path, tmp_path):
+    root, labels = tdpw_root
+    offsets = {"m": np.linspace(0.5, -0.5, 10), "f": np.full(10, 0.3)}
+    male = _gendered_model(body_model_path, offsets["m"], tmp_path / "male.npz")
+    female = _gendered_model(body_model_path, offsets["f"], tmp_path / "female.npz")
+    assert threedpw.main(["--data_directory", str(root), "--output_directory", str(tmp_path),
+                          "--split", "val", "--smpl_model_path", str(body_model_path),
+                          "--fit_neutral_betas", "--male_model_path", str(male),
+                          "--female_model_path", str(female), "--noprogress"]) == 0
+    records = ref.read_records(tmp_path / "3dpw" / "val" / "courtyard_x_00.tfrecord")
+    for record, gender, betas in zip(records, "mf", labels["betas"], strict=True):
+        np.testing.assert_allclose(record["shape"], betas + offsets[gender], atol=1e-4)
+    params = load_smpl_params(body_model_path)
+    verts = params["v_template"] + params["shapedirs"] @ (labels["betas"][0] + offsets["m"])
+    joints = np.tile(params["joint_regressor"] @ verts, (N, 1, 1))  # person 0: rest pose
+    np.testing.assert_allclose(records[0]["joints3d_all"], _rectify(joints, labels["cam_poses"]),
+                               atol=1e-5)
+
+
+def test_fitting_needs_both_gendered_models(tdpw_root, tmp_path, capsys):
+    root, _ = tdpw_root
+    status = threedpw.main(["--data_directory", str(root), "--output_directory", str(tmp_path),
+                            "--fit_neutral_betas", "--noprogress"])
+    assert status == 1 and "--male_model_path" in capsys.readouterr().err
