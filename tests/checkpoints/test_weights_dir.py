@@ -9,8 +9,14 @@ from src.networks.config import ModelConfig
 from src.networks.discriminator import PoseDiscriminator
 from src.networks.hmmr import HMMR
 
-SMALL = ModelConfig(phi_dim=32, gn_groups=8, ief_hidden=16, hallucinator_hidden=16,
-                    disc_joint_hidden=4, disc_all_hidden=8)
+SMALL = ModelConfig(
+    phi_dim=32,
+    gn_groups=8,
+    ief_hidden=16,
+    hallucinator_hidden=16,
+    disc_joint_hidden=4,
+    disc_all_hidden=8,
+)
 
 
 def _models(seed):
