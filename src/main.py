@@ -76,6 +76,9 @@ def _check_checkpoint_cadence(fv: flags.FlagValues) -> None:
 
 
 def _ensure_data(fv: flags.FlagValues) -> str:
+    """The data directory, generated for the quick config; fails early when it has no records
+    for the chosen datasets."""
+    from src.data.pipeline import split_balanced_files
     from src.training import make_quick_data
 
     if not fv.data_dir:
@@ -83,6 +86,7 @@ def _ensure_data(fv: flags.FlagValues) -> str:
     if fv.make_quick_data and not make_quick_data.has_records(fv.data_dir):
         logging.info("generating the quick synthetic data set into %s", fv.data_dir)
         make_quick_data.make_quick_data(fv.data_dir)
+    split_balanced_files(fv.data_dir, fv.datasets)
     return fv.data_dir
 
 
@@ -110,6 +114,8 @@ def train_from_flags(fv: flags.FlagValues):
     data_dir = _ensure_data(fv)
     smpl_path, mean_path = tr.resolve_body_model(
         fv.smpl_model_path, train_flags.DEFAULT_SMPL_MODEL_PATH, train_flags.STANDIN_SMPL)
+    pretrained = tr.resolve_pretrained_paths(fv.pretrained_model_path,
+                                             fv["pretrained_model_path"].present)
     settings = tr.TrainSettings(batch_size=fv.batch_size, seq_length=fv.T, e_lr=fv.e_lr,
                                 d_lr=fv.d_lr, xla=fv.xla, mixed_precision=fv.mixed_precision)
     trainer = tr.Trainer(dist, train_flags.model_config_from_flags(fv),
@@ -137,9 +143,7 @@ def train_from_flags(fv: flags.FlagValues):
     else:
         if resuming:
             logging.warning("%s has no checkpoint yet: starting at step 0", run_dir)
-        paths = tr.resolve_pretrained_paths(fv.pretrained_model_path,
-                                            fv["pretrained_model_path"].present)
-        for note in trainer.initialize_from(paths, fv.use_hmr_ief_init):
+        for note in trainer.initialize_from(pretrained, fv.use_hmr_ief_init):
             logging.info(note)
     if chief:
         train_flags.save_params(run_dir, train_flags.resolved_params(fv))
@@ -167,6 +171,14 @@ def main(argv: list[str]) -> None:
         _, result = train_from_flags(FLAGS)
     except (ValueError, FileNotFoundError, NotADirectoryError) as err:
         print(f"hmmr-train: {err}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as err:
+        import tensorflow as tf  # already loaded when TF raised
+
+        if not isinstance(err, tf.errors.OpError):
+            raise
+        # e.g. a damaged record met while training
+        print(f"hmmr-train: {err.message.strip().splitlines()[0]}", file=sys.stderr)
         sys.exit(1)
     if result.interrupted:
         sys.exit(EXIT_INTERRUPTED)
