@@ -75,9 +75,9 @@ def _check_checkpoint_cadence(fv: flags.FlagValues) -> None:
                          "(every worker must save at the same steps)")
 
 
-def _ensure_data(fv: flags.FlagValues) -> str:
-    """The data directory, generated for the quick config; fails early when it has no records
-    for the chosen datasets."""
+def _ensure_data(fv: flags.FlagValues, smpl_path: Path) -> str:
+    """The data directory, generated for the quick config (with the run's body model); fails
+    early when it has no records for the chosen datasets."""
     from src.data.pipeline import split_balanced_files
     from src.training import make_quick_data
 
@@ -85,7 +85,7 @@ def _ensure_data(fv: flags.FlagValues) -> str:
         raise ValueError("--data_dir is required (the TFRecord root)")
     if fv.make_quick_data and not make_quick_data.has_records(fv.data_dir):
         logging.info("generating the quick synthetic data set into %s", fv.data_dir)
-        make_quick_data.make_quick_data(fv.data_dir)
+        make_quick_data.make_quick_data(fv.data_dir, smpl_model_path=smpl_path)
     split_balanced_files(fv.data_dir, fv.datasets)
     return fv.data_dir
 
@@ -111,9 +111,9 @@ def train_from_flags(fv: flags.FlagValues):
     dist = strategy.make_strategy(fv.strategy)
     chief = strategy.is_chief(dist)
     keras.utils.set_random_seed(fv.seed)
-    data_dir = _ensure_data(fv)
     smpl_path, mean_path = tr.resolve_body_model(
         fv.smpl_model_path, train_flags.DEFAULT_SMPL_MODEL_PATH, train_flags.STANDIN_SMPL)
+    data_dir = _ensure_data(fv, smpl_path)
     pretrained = tr.resolve_pretrained_paths(fv.pretrained_model_path,
                                              fv["pretrained_model_path"].present)
     settings = tr.TrainSettings(batch_size=fv.batch_size, seq_length=fv.T, e_lr=fv.e_lr,

@@ -29,6 +29,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """
     if name not in STRATEGIES:
         raise ValueError(f"--strategy={name!r}: expected one of {', '.join(STRATEGIES)}")
+    if name == "multi_worker_mirrored":  # before anything initialises the TF runtime
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "one_device":
         device = gpus[0].name if gpus else "/cpu:0"
@@ -39,9 +42,7 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
             logging.info("mirrored strategy: no GPU, using %d CPU device(s)", len(devices))
             return tf.distribute.MirroredStrategy(
                 devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
-        return tf.distribute.MirroredStrategy(devices)
-    _check_tf_config()
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.MirroredStrategy(devices)
 
 
 def _check_tf_config() -> None:
