@@ -1,4 +1,7 @@
-"""Mocap (pose + shape) records for the adversarial prior (§6.3) and the batch size of §5.5.
+"""Mocap (pose + shape) records for the adversarial prior (§6.3).
+
+The number of real samples per step (§5.5) is ``src.losses.hmmr_losses.num_real_mocap`` (the
+single formula, used by the trainer); this module only takes it as ``batch_size``.
 
 Files: ``<data_dir>/mocap_neutrMosh/neutrSMPL_<name>_*.tfrecord`` for each name of
 ``mocap_datasets`` (default CMU, H3.6, jointLim); missing names are skipped as long as one file
@@ -13,7 +16,6 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from src.constants import DELTA_T_VALUES
 from src.data import schema
 from src.data.tfrecord_lib import ReadStats, checked_record_dataset
 
@@ -41,22 +43,6 @@ def mocap_files(
     return files
 
 
-def mocap_batch_size(
-    batch_size: int, sequence_length: int, num_delta_t: int = len(DELTA_T_VALUES),
-    predict_delta: bool = True, do_hallucinate: bool = False, do_hallucinate_preds: bool = False,
-) -> int:
-    """Real mocap samples per step, equal to the number of fake poses (§5.5).
-
-    B*T for the present frames, doubled with the hallucinator; plus ``num_delta_t`` * B*T for
-    the past/future predictions, doubled when the hallucinated deltas are also used
-    (defaults B=8, T=20: 480; with both hallucination switches: 960).
-    """
-    frames = batch_size * sequence_length
-    present = frames * (2 if do_hallucinate else 1)
-    delta = num_delta_t * frames * (2 if do_hallucinate and do_hallucinate_preds else 1)
-    return present + (delta if predict_delta else 0)
-
-
 def make_mocap_dataset(
     data_dir: str | os.PathLike | None,
     batch_size: int,
@@ -73,7 +59,8 @@ def make_mocap_dataset(
 
     Args:
         data_dir: the TFRecord root (ignored when ``files`` is given).
-        batch_size: M, the global batch (divided by the replicas under ``input_context``).
+        batch_size: M, the global batch (divided by the replicas under ``input_context``):
+            ``src.losses.hmmr_losses.num_real_mocap`` for training.
         datasets: mocap set names.
         files: explicit record files instead of ``data_dir``/``datasets``.
         skip_corrupt: skip damaged records (counted in ``stats``) instead of failing.

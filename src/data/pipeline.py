@@ -3,9 +3,10 @@
 Per dataset side (2D: Penn Action, InstaVariety, VLOG...; 3D: H3.6M):
 shard files -> shuffled, interleaved records -> parse (§6.1) -> a random window of T frames per
 track (start ~ U{0..N-T}) -> repeat. With ``split_balanced`` the two sides alternate, so about
-half of each batch comes from H3.6M (if one side has no files, the other's file list is split in
-two, as the original). Then a small shuffle, optional JPEG decoding, ``batch(drop_remainder)``,
-an optional matching mocap batch (§5.5) and prefetch.
+half of each batch comes from H3.6M (if one side has no files, the other's sorted file list is
+split into its first and second half, as the original). Then a shuffle over the original batch
+queue's capacity ``32 + 14 B``, optional JPEG decoding, ``batch(drop_remainder)``, an optional
+matching mocap batch (§5.5) and prefetch.
 
 Elements (B = per-replica batch):
     ``phi`` (B, T, 2048), ``kp2d`` (B, T, 25, 3) normalised [-1, 1], invisible rows zero,
@@ -35,6 +36,7 @@ DEFAULT_DATASETS = ("h36m", "penn_action", "insta_variety")  # §2.7
 THREE_D_DATASETS = ("h36m",)  # the only 3D side of the split-balanced mix (§2.5)
 DATASET_DIR_ALIASES = {"h36m": ("h36m", "human36m", "human36m_nomosh")}
 MIN_AFTER_DEQUEUE = 32  # the original shuffle queue's min_after_dequeue
+QUEUE_SLOTS_PER_SAMPLE = 14  # the original queue's capacity: 32 + (4 threads + 10) * B
 SHORT_TRACKS = "short_tracks"  # ReadStats key: tracks with fewer than T frames, skipped
 MALFORMED_RECORDS = "malformed_records"  # ReadStats key: records with inconsistent sizes
 
@@ -68,11 +70,19 @@ def split_balanced_files(
     return two_d, three_d
 
 
+def shuffle_buffer_size(batch_size: int) -> int:
+    """The original ``shuffle_batch`` capacity ``min_after_dequeue + (num_threads + 10) * B``."""
+    return MIN_AFTER_DEQUEUE + QUEUE_SLOTS_PER_SAMPLE * batch_size
+
+
 def _halves(files: list[str]) -> tuple[list[str], list[str]]:
-    """Split one file list in two (both get the file when there is only one)."""
+    """Split one file list into its first and second half, as the original's ``split_list``
+    (``[:n // 2]``, ``[n // 2:]``); both sides get the file when there is only one (the original
+    would have had an empty queue)."""
     if len(files) < 2:
         return files, files
-    return files[0::2], files[1::2]
+    middle = len(files) // 2
+    return files[:middle], files[middle:]
 
 
 def sample_window(
@@ -182,7 +192,7 @@ def make_train_dataset(
     mocap_batch_size: int | None = None,
     mocap_datasets: Sequence[str] = DEFAULT_MOCAP_DATASETS,
     mocap_shuffle_buffer: int = MOCAP_SHUFFLE_BUFFER,
-    shuffle_buffer: int = MIN_AFTER_DEQUEUE,
+    shuffle_buffer: int | None = None,
     seed: int | None = None,
     stats: ReadStats | None = None,
     input_context: tf.distribute.InputContext | None = None,
@@ -201,10 +211,11 @@ def make_train_dataset(
             count them in ``stats`` under ``"short_tracks"``).
         skip_corrupt: skip damaged/malformed records (counted) instead of failing.
         mocap_batch_size: global number of real mocap samples per batch
-            (:func:`src.data.mocap.mocap_batch_size`); None for no mocap keys.
+            (``src.losses.hmmr_losses.num_real_mocap``); None for no mocap keys.
         mocap_datasets: mocap set names under ``<data_dir>/mocap_neutrMosh``.
         mocap_shuffle_buffer: mocap samples in their shuffle buffer.
-        shuffle_buffer: windows in the shuffle buffer before batching.
+        shuffle_buffer: windows in the shuffle buffer before batching; default
+            :func:`shuffle_buffer_size` of the per-replica batch (``32 + 14 B``).
         seed: seed of file order and shuffles (windows stay random).
         stats: skip counters (a fresh one when None; read it with ``stats.as_dict()``).
         input_context: from ``strategy.distribute_datasets_from_function``: files are sharded
@@ -236,6 +247,8 @@ def make_train_dataset(
     else:
         mixed = tf.data.Dataset.choose_from_datasets(
             streams, tf.data.Dataset.range(len(streams)).repeat())
+    if shuffle_buffer is None:
+        shuffle_buffer = shuffle_buffer_size(per_replica)
     mixed = mixed.shuffle(shuffle_buffer, seed=seed).map(
         _finish_window if not with_images else lambda w: _finish_window(_decode_images(w)),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)

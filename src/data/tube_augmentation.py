@@ -1,19 +1,28 @@
 """Sequence ("tube") augmentation and the person-centred crops of the converters (§6.4, §6.5).
 
 NumPy + OpenCV, deterministic given a ``np.random.Generator``. Order of operations per frame, as
-the original ``TubePreprocessor``:
+the original ``TubePreprocessor`` (``src/util/tube_augmentation.py``, ``data_utils.py``):
 
-1. ``center += translation`` (integer pixels, in the 300-px pre-crop frame);
-2. resize the frame by ``2**u`` (bilinear) and scale keypoints and center by the *actual* factors
-   ``floor(size * 2**u) / size``;
-3. edge-pad and crop ``img_size`` x ``img_size`` starting at ``round(center) - img_size // 2``;
+1. the uint8 frame becomes float32 ``x / 255`` (the original fed ``image / 255.`` to a float32
+   placeholder); ``center += translation`` (integer pixels, in the 300-px pre-crop frame);
+2. resize by ``2**u`` to ``floor(size * 2**u)`` with TF1 ``resize_bilinear`` (``align_corners``
+   and ``half_pixel_centers`` off: source pixel ``i * in / out``, float32 arithmetic,
+   :func:`resize_bilinear_tf1`); keypoints are scaled by the *actual* factors
+   ``new_size / size``, the center by the same float32 factors and then cast to int (truncation,
+   ``tf.cast``; floor for the non-negative centers of a pre-crop);
+3. edge-pad and crop ``img_size`` x ``img_size`` starting at ``center - img_size // 2``;
 4. if the track is flipped: mirror the crop, ``x -> W - 1 - x``, permute the keypoints and reflect
    the SMPL pose and 3D joints (``src.geometry.flip``);
 5. ``vis' = vis > 0``; ``(x, y) -> 2 (x, y) / img_size - 1``; invisible rows become (0, 0, 0);
-6. image ``[0, 255] -> [-1, 1]``.
+6. image ``[0, 1] -> [-1, 1]`` as ``(x - 0.5) * 2``, kept float32 for the feature extractor; the
+   uint8 copy for ``image/encoded`` is ``uint8((x + 1) * 0.5 * 255)`` (truncated, as the original
+   fed it to a uint8 placeholder).
 
 Edge padding is done by clamping the crop's pixel indices to the image, which equals padding with
 any margin wide enough for the crop (the original used ``img_size // 2 + trans_max + 50``).
+
+The converters' 300-px pre-crop and the test-record crops (:func:`scale_and_crop`) keep the
+original's NumPy path instead: OpenCV bilinear on uint8 and ``round(center * factors)``.
 """
 
 from __future__ import annotations
@@ -56,39 +65,51 @@ def bounded_random_walk(
     rng: np.random.Generator, num_frames: int, minval: float, maxval: float,
     delta_max: float, dim: int = 1, integer: bool = False,
 ) -> np.ndarray:
-    """Per-frame jitter values that stay in ``[minval, maxval]`` (§6.5).
+    """Per-frame jitter values (§6.5), the original ``data_utils.bounded_random_walk``.
 
-    - step bounds ``[-delta_max, delta_max]`` covering ``[minval, maxval]`` is the original's
-      "delta bounds equal the absolute bounds" case (the defaults): i.i.d. uniform per frame;
-    - otherwise a reflected random walk: start ~ U[minval, maxval) plus the cumulative sum of
-      uniform steps in ``[-delta_max, delta_max)`` (frame 0 included), folded back by reflection;
-      ``delta_max = 0`` is constant.
+    The original draws from half-open ranges ``[lo, hi)`` and steps ``[dlo, dhi)``; integer walks
+    (translations) use ``hi = maxval + 1`` and ``dhi = delta_max + 1`` so both bounds are
+    reachable. Then:
+
+    - ``hi <= lo``: constant ``lo``;
+    - ``lo == dlo`` and ``hi == dhi`` (i.e. ``delta_max`` equals the bounds, the defaults): i.i.d.
+      uniform per frame;
+    - otherwise a reflected random walk: start ~ U[lo, hi) plus the cumulative sum of uniform
+      steps in [dlo, dhi) (frame 0 included), folded by ``|(w - lo + size) mod 2 size - size| + lo``
+      with ``size = hi - lo``. For integers ``size = 2 max + 1``, so the fold can reach
+      ``maxval + 1``, as the original's; ``delta_max = 0`` gives a constant walk.
 
     Args:
         rng: random generator.
         num_frames: N.
-        minval, maxval: absolute bounds.
-        delta_max: largest frame-to-frame change.
+        minval, maxval: absolute bounds (inclusive for integers).
+        delta_max: largest frame-to-frame step.
         dim: independent walks (e.g. 2 for x and y).
-        integer: integer values (translations): i.i.d. draws are uniform over the integers of
-            ``[minval, maxval]`` inclusive, walks are rounded.
+        integer: integer values and steps (translations).
     Returns:
         ``(N, dim)`` float64, integer-valued when ``integer``.
     """
     if maxval < minval or delta_max < 0:
         raise ValueError(f"bounded_random_walk: need minval <= maxval and delta_max >= 0, got "
                          f"[{minval}, {maxval}] and {delta_max}")
-    if -delta_max <= minval and delta_max >= maxval and maxval > minval:
-        if integer:
-            return rng.integers(int(minval), int(maxval), size=(num_frames, dim),
-                                endpoint=True).astype(np.float64)
-        return rng.uniform(minval, maxval, size=(num_frames, dim))
-    start = rng.uniform(minval, maxval, size=(1, dim)) if maxval > minval else np.full(
-        (1, dim), float(minval))
-    steps = rng.uniform(-delta_max, delta_max, size=(num_frames, dim)) if delta_max > 0 else (
-        np.zeros((num_frames, dim)))
-    walk = reflect_into(start + np.cumsum(steps, axis=0), minval, maxval)
-    return np.round(walk) if integer else walk
+    if integer:
+        lo, hi, dlo, dhi = int(minval), int(maxval) + 1, -int(delta_max), int(delta_max) + 1
+
+        def draw(low, high, size):
+            return rng.integers(low, high, size=size).astype(np.float64)
+    else:
+        lo, hi, dlo, dhi = float(minval), float(maxval), -float(delta_max), float(delta_max)
+
+        def draw(low, high, size):
+            return rng.uniform(low, high, size=size)
+    if hi <= lo:
+        return np.full((num_frames, dim), float(lo))
+    if lo == dlo and hi == dhi:
+        return draw(lo, hi, (num_frames, dim))
+    start = draw(lo, hi, (1, dim))
+    walk = np.cumsum(draw(dlo, dhi, (num_frames, dim)), axis=0) + start
+    size = hi - lo
+    return np.abs(np.mod(walk - lo + size, 2 * size) - size) + lo
 
 
 @dataclass(frozen=True)
@@ -112,11 +133,61 @@ class TubeJitter:
 
 
 def resize_by(image: np.ndarray, factor: float) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear resize to ``floor(size * factor)``; returns the image and actual ``(fx, fy)``."""
+    """OpenCV bilinear resize to ``floor(size * factor)`` (the converters' ``resize_img``);
+    returns the image and the actual ``(fx, fy)``."""
     h, w = image.shape[:2]
-    new_h, new_w = max(int(np.floor(h * factor)), 1), max(int(np.floor(w * factor)), 1)
+    new_h, new_w = _resized_size(h, w, factor)
     resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     return resized, np.array([new_w / w, new_h / h], np.float64)
+
+
+def _resized_size(h: int, w: int, factor: float) -> tuple[int, int]:
+    return max(int(np.floor(h * factor)), 1), max(int(np.floor(w * factor)), 1)
+
+
+def _legacy_bilinear_weights(
+    out_size: int, in_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower/upper source indices and float32 lerp of TF1's legacy scaler (``x * in / out``)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = np.arange(out_size, dtype=np.float32) * scale
+    floor = np.floor(src)
+    lower = np.maximum(floor.astype(np.int64), 0)
+    upper = np.minimum(np.ceil(src).astype(np.int64), in_size - 1)
+    return lower, upper, (src - floor).astype(np.float32)
+
+
+def resize_bilinear_tf1(image: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
+    """TF1 ``tf.image.resize_images`` (``resize_bilinear``, ``align_corners=False``, no half-pixel
+    centers), bit-exact in float32.
+
+    Args:
+        image: ``(H, W, C)`` float.
+    Returns:
+        ``(new_h, new_w, C)`` float32.
+    """
+    image = np.asarray(image, np.float32)
+    y0, y1, ylerp = _legacy_bilinear_weights(new_h, image.shape[0])
+    x0, x1, xlerp = _legacy_bilinear_weights(new_w, image.shape[1])
+    xlerp, ylerp = xlerp[None, :, None], ylerp[:, None, None]
+    top, bottom = image[y0], image[y1]
+    top = top[:, x0] + (top[:, x1] - top[:, x0]) * xlerp
+    bottom = bottom[:, x0] + (bottom[:, x1] - bottom[:, x0]) * xlerp
+    return top + (bottom - top) * ylerp
+
+
+def to_unit_float(image: np.ndarray) -> np.ndarray:
+    """uint8 ``[0, 255]`` -> float32 ``x / 255``; float images are taken as already in [0, 1]."""
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return (image.astype(np.float64) / 255.0).astype(np.float32)
+    return image.astype(np.float32)
+
+
+def to_jpeg_ready(images: np.ndarray) -> np.ndarray:
+    """[-1, 1] float -> uint8 ``(x + 1) * 0.5 * 255``, truncated (the original's visual copy)."""
+    scaled = (np.asarray(images, np.float32) + 1.0) * 0.5 * 255.0
+    return np.clip(scaled, 0.0, 255.0).astype(np.uint8)
 
 
 def crop_edge_padded(image: np.ndarray, start_xy: np.ndarray, size: int) -> np.ndarray:
@@ -269,9 +340,34 @@ class TubeAugmenter:
         self, image: np.ndarray, kp2d: np.ndarray, center_xy: np.ndarray,
         translation: np.ndarray, scale_exponent: float,
     ) -> dict[str, np.ndarray]:
-        """Steps 1-3 for one frame: returns the uint8 crop, crop-pixel keypoints and the center."""
-        center = np.asarray(center_xy, np.float64) + np.asarray(translation, np.float64)
-        return scale_and_crop(image, kp2d, center, 2.0 ** float(scale_exponent), self.img_size)
+        """Steps 1-3 for one frame (the original's ``preprocess_image`` up to the crop).
+
+        Args:
+            image: ``(H, W, 3)`` uint8, or float in [0, 1].
+            kp2d: ``(K, 3)`` pixel (x, y, vis) in ``image``.
+            center_xy: ``(2,)`` integer person center (truncated to int, as the original's
+                int32 placeholder).
+            translation: ``(2,)`` integer pixel offset.
+            scale_exponent: u.
+        Returns:
+            ``image`` float32 [0, 1] crop, ``kp2d`` crop pixels (vis unchanged),
+            ``scale_factors`` actual (fx, fy), ``center`` int jittered center in the resized
+            frame.
+        """
+        image = to_unit_float(image)
+        h, w = image.shape[:2]
+        new_h, new_w = _resized_size(h, w, 2.0 ** float(scale_exponent))
+        resized = resize_bilinear_tf1(image, new_h, new_w)
+        factors = np.array([new_w / w, new_h / h], np.float64)
+        factors32 = np.array([new_w, new_h], np.float32) / np.array([w, h], np.float32)
+        center = (np.asarray(center_xy).astype(np.int64)
+                  + np.asarray(translation).astype(np.int64))
+        center = (center.astype(np.float32) * factors32).astype(np.int64)  # tf.cast: truncation
+        start = center - self.img_size // 2
+        kp = np.array(kp2d, dtype=np.float64, copy=True)
+        kp[:, :2] = kp[:, :2] * factors - start
+        return {"image": crop_edge_padded(resized, start, self.img_size), "kp2d": kp,
+                "scale_factors": factors, "center": center}
 
     def __call__(
         self, images: np.ndarray, kp2d: np.ndarray, rng: np.random.Generator | None = None,
@@ -281,7 +377,8 @@ class TubeAugmenter:
         """Augment one track.
 
         Args:
-            images: ``(N, H, W, 3)`` uint8 RGB (the 300-px pre-crops) or a list of such frames.
+            images: ``(N, H, W, 3)`` uint8 RGB (the 300-px pre-crops; float frames are taken as
+                [0, 1]) or a list of such frames.
             kp2d: ``(N, 25, 3)`` pixel (x, y, vis) in those frames.
             rng: random generator (ignored when ``jitter`` is given).
             pose: ``(N, 72)`` SMPL pose, reflected on flip.
@@ -289,7 +386,8 @@ class TubeAugmenter:
             centers: ``(N, 2)`` person centers; default the frame centers ``(W // 2, H // 2)``.
             jitter: fixed random choices (tests, reproducible copies).
         Returns:
-            ``images`` (N, S, S, 3) float32 in [-1, 1]; ``crops`` (N, S, S, 3) uint8;
+            ``images`` (N, S, S, 3) float32 in [-1, 1] (the feature extractor's input);
+            ``crops`` (N, S, S, 3) uint8 ``(images + 1) / 2 * 255`` for ``image/encoded``;
             ``kp2d`` (N, 25, 3) float32 normalised, invisible zeroed; ``pose`` (N, 72) and
             ``joints3d`` or None; ``centers`` (N, 2) int jittered centers in the resized frame;
             ``flipped`` bool; ``jitter`` the :class:`TubeJitter` used.
@@ -311,9 +409,10 @@ class TubeAugmenter:
             kp_px = flip_keypoints(kp_px, img_width=self.img_size)
             pose = None if pose is None else reflect_pose(np.asarray(pose))
             joints3d = None if joints3d is None else reflect_joints3d(np.asarray(joints3d))
+        images = np.ascontiguousarray((crops - np.float32(0.5)) * np.float32(2.0))
         return {
-            "images": (crops.astype(np.float32) * (2.0 / 255.0) - 1.0),
-            "crops": np.ascontiguousarray(crops),
+            "images": images,
+            "crops": to_jpeg_ready(images),
             "kp2d": normalize_keypoints(kp_px, self.img_size),
             "pose": pose,
             "joints3d": joints3d,

@@ -74,14 +74,20 @@ def test_copies_have_independent_jitter_and_matching_phi():
     extractor = FeatureExtractor(spy, batch_size=3, img_size=S)
     augmenter = TubeAugmenter(img_size=S, trans_max=5, delta_trans_max=5, scale_max=0.1,
                               delta_scale_max=0.1)
+    state = rng.bit_generator.state
     tracks = precompute_copies(frames, kp, extractor, augmenter, rng, num_copy=3,
                                extra={"filenames": [f"f{i}" for i in range(n)]})
     assert len(tracks) == 3
     assert not np.allclose(tracks[0]["kp2d"], tracks[1]["kp2d"])
+    replay = np.random.default_rng()
+    replay.bit_generator.state = state  # the copies' draws, replayed
     for track in tracks:
-        images = track["images"].astype(np.float64) / 255.0 * 2.0 - 1.0
-        np.testing.assert_allclose(track["phi"], _reference_phi(images, spy.weights),
+        aug = augmenter(frames, kp, rng=replay)
+        # phi comes from the float crops; the stored JPEG copy is uint8((x + 1) / 2 * 255)
+        np.testing.assert_allclose(track["phi"], _reference_phi(aug["images"], spy.weights),
                                    rtol=1e-4, atol=1e-4)
+        visual = np.floor((aug["images"].astype(np.float64) + 1.0) * 0.5 * 255.0)
+        assert np.abs(track["images"].astype(np.float64) - visual).max() <= 1.0
         parsed = schema.parse_example_np(schema.serialize_sequence_example(track))
         np.testing.assert_allclose(parsed["kp2d"], track["kp2d"], atol=1e-6)
         assert parsed["filenames"] == ["f0", "f1", "f2", "f3"] and parsed["has_smpl"] == 0

@@ -215,6 +215,43 @@ def test_one_empty_side_splits_the_other_in_two(tmp_path):
         pipeline.make_train_dataset(tmp_path, ("vlog",), batch_size=1, seq_length=T)
 
 
+def test_an_empty_side_splits_the_file_list_into_first_and_second_half(tmp_path):
+    # the original's split_list: [:n // 2] and [n // 2:], so with 3 files part-0 alone is one
+    # side and feeds half of the windows (an even/odd split would give it a quarter)
+    rng = np.random.default_rng(14)
+    write_dataset(tmp_path, "penn_action", 3, 2, T, False, 0, rng)
+    batches = _batches(pipeline.make_train_dataset(
+        tmp_path, ("h36m", "penn_action"), batch_size=4, seq_length=T, shuffle_buffer=1,
+        seed=0), 20)
+    files = np.array([int(m) // 10 for b in batches for m in b["phi"][:, 0, 1]])
+    assert set(files) == {0, 1, 2}
+    assert 0.4 <= np.mean(files == 0) <= 0.6
+
+
+@pytest.mark.parametrize("context,expected", [
+    (None, 32 + 14 * 3),
+    (tf.distribute.InputContext(num_input_pipelines=1, input_pipeline_id=0,
+                                num_replicas_in_sync=3), 32 + 14 * 1),
+])
+def test_batch_shuffle_buffer_is_the_original_queue_capacity(tmp_path, monkeypatch, context,
+                                                            expected):
+    # shuffle_batch(capacity = min_after_dequeue 32 + (4 threads + 10) * B) of the original
+    write_dataset(tmp_path, "penn_action", 1, 2, T, False, 0, np.random.default_rng(15))
+    sizes = []
+    shuffle = tf.data.Dataset.shuffle
+
+    def spy(self, buffer_size, *args, **kwargs):
+        sizes.append(int(buffer_size))
+        return shuffle(self, buffer_size, *args, **kwargs)
+
+    monkeypatch.setattr(tf.data.Dataset, "shuffle", spy)
+    ds = pipeline.make_train_dataset(tmp_path, ("penn_action",), batch_size=3, seq_length=T,
+                                     split_balanced=False, input_context=context)
+    assert expected in sizes
+    assert pipeline.shuffle_buffer_size(8) == 144
+    assert len(_batches(ds, 1)) == 1
+
+
 def test_mocap_batch_is_zipped_with_the_requested_size(tmp_path):
     rng = np.random.default_rng(9)
     write_dataset(tmp_path, "penn_action", 1, 2, T, False, 0, rng)
