@@ -188,3 +188,49 @@ def test_mean_params_next_to_the_body_model_set_the_initial_theta(small_standin,
     np.testing.assert_allclose(trainer.model.ief_regressor.mean_theta.numpy(), expected,
                                rtol=1e-6)
     np.testing.assert_allclose(initial_mean_theta(mean_path), expected, rtol=1e-6)
+
+
+def _trainer_with(smpl_path, **settings) -> tr.Trainer:
+    import keras
+
+    keras.utils.set_random_seed(5)
+    try:
+        return tr.Trainer(
+            tf.distribute.OneDeviceStrategy("/cpu:0"), ModelConfig(**TINY_MODEL), LossWeights(),
+            LossConfig(do_hallucinate=True, do_hallucinate_preds=True),
+            tr.TrainSettings(TINY_B, TINY_T, E_LR, D_LR, **settings), smpl_path)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.slow
+def test_xla_step_matches_the_plain_step(small_standin):
+    plain, xla = make_trainer(small_standin), _trainer_with(small_standin, xla=True)
+    for a, b in zip(plain.model.weights + plain.discriminator.weights,
+                    xla.model.weights + xla.discriminator.weights, strict=True):
+        b.assign(a.numpy())
+    batch = batch_for(plain, 4)
+    v_plain, _ = plain.train_step(plain.distribute_batch(batch))
+    v_xla, _ = xla.train_step(xla.distribute_batch(batch))
+    for key, value in v_plain.items():
+        assert v_xla[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+    for a, b in zip(plain.model.weights, xla.model.weights, strict=True):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
+
+
+def test_mixed_precision_steps_scale_the_loss_and_update_in_float32(small_standin):
+    import keras
+
+    trainer = _trainer_with(small_standin, mixed_precision=True)
+    assert isinstance(trainer.e_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert trainer.model.temporal_encoder.blocks[0]["conv1"].compute_dtype == "float16"
+    before = [w.numpy() for w in trainer.model.weights]
+    scale = float(trainer.e_optimizer.dynamic_scale.numpy())
+    for seed in range(6):  # overflowing steps are skipped and the scale halved, then it trains
+        values, _ = trainer.train_step(trainer.distribute_batch(batch_for(trainer, seed)))
+        assert all(np.isfinite(v) for v in values.values())
+    assert float(trainer.e_optimizer.dynamic_scale.numpy()) <= scale
+    changed = [not np.array_equal(a, w.numpy())
+               for a, w in zip(before, trainer.model.weights, strict=True)]
+    assert any(changed)
+    assert all(w.dtype == "float32" for w in trainer.model.weights)
