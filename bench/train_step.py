@@ -50,6 +50,16 @@ def synthetic_batch(rng, batch: int, steps: int, num_mocap: int) -> dict[str, np
     }
 
 
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
     import keras
 
@@ -94,7 +104,7 @@ def main() -> None:
     result = {
         "device": (tf.config.experimental.get_device_details(
             tf.config.list_physical_devices("GPU")[0]).get("device_name", "GPU") if gpus
-            else f"CPU {platform.processor() or platform.machine()}, {os.cpu_count()} cores"),
+            else f"CPU {cpu_name()}, {os.cpu_count()} cores"),
         "batch_size": args.batch_size, "T": args.T,
         "model": "cpu_quick widths" if args.quick else "full width (release)",
         "steps_timed": args.steps,
