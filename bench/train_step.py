@@ -87,7 +87,7 @@ def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, fl
     return {"sec_per_step": round(seconds, 4), "sequences_per_sec": round(args.batch_size / seconds,
                                                                           3),
             "sec_per_step_min": round(float(np.min(times)), 4),
-            "first_step_sec (trace/compile)": round(first, 2)}
+            "first_step_sec_with_trace_and_compile": round(first, 2)}
 
 
 def main() -> None:

@@ -11,12 +11,12 @@ from src.training import checkpointing as ck
 from tests.training.test_trainer import batch_for, make_trainer
 
 
-def test_keys_escape_and_unescape_like_tensorflow():
+def test_keys_escape_and_unescape_like_tensorflow(tmp_path):
     for name in ("hmmr/ief_regressor/fc1/kernel", "a.b/c", "a./b", "x..S/y", "e_adam/iteration"):
         assert ck.unescape_key(ck.escape_key(name)) == name
     # the escaping TF applies to dict keys in checkpoints
     root = tf.train.Checkpoint(group={"a./b": tf.Variable(1.0)})
-    keys = [k for k, _ in tf.train.list_variables(root.write("/tmp/_esc_probe/c"))]
+    keys = [k for k, _ in tf.train.list_variables(root.write(str(tmp_path / "c")))]
     assert f"group/{ck.escape_key('a./b')}/.ATTRIBUTES/VARIABLE_VALUE" in keys
 
 
