@@ -31,8 +31,7 @@ from src.networks.config import ModelConfig  # noqa: E402
 from src.smpl.standin import default_standin_path  # noqa: E402
 from src.training.trainer import Trainer, TrainSettings  # noqa: E402
 
-QUICK_WIDTHS = dict(num_conv_layers=1, ief_hidden=256, hallucinator_hidden=256,
-                    disc_all_hidden=256)
+QUICK_WIDTHS = dict(num_conv_layers=1, ief_hidden=256, hallucinator_hidden=256, disc_all_hidden=256)
 
 
 def synthetic_batch(rng, batch: int, steps: int, num_mocap: int) -> dict[str, np.ndarray]:
@@ -66,13 +65,20 @@ def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, fl
     keras.utils.set_random_seed(0)
     config = ModelConfig(**(QUICK_WIDTHS if args.quick else {}))
     trainer = Trainer(
-        tf.distribute.OneDeviceStrategy(device), config, LossWeights(),
+        tf.distribute.OneDeviceStrategy(device),
+        config,
+        LossWeights(),
         LossConfig(do_hallucinate=True, do_hallucinate_preds=True),
-        TrainSettings(args.batch_size, args.T, xla=xla), default_standin_path())
+        TrainSettings(args.batch_size, args.T, xla=xla),
+        default_standin_path(),
+    )
     rng = np.random.default_rng(0)
-    batches = [trainer.distribute_batch(synthetic_batch(rng, args.batch_size, args.T,
-                                                        trainer.mocap_batch_size))
-               for _ in range(2)]
+    batches = [
+        trainer.distribute_batch(
+            synthetic_batch(rng, args.batch_size, args.T, trainer.mocap_batch_size)
+        )
+        for _ in range(2)
+    ]
     start = time.perf_counter()
     trainer.train_step(batches[0])
     first = time.perf_counter() - start
@@ -84,10 +90,12 @@ def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, fl
         trainer.train_step(batches[i % 2])  # returns host floats: the step has finished
         times.append(time.perf_counter() - start)
     seconds = float(np.median(times))
-    return {"sec_per_step": round(seconds, 4), "sequences_per_sec": round(args.batch_size / seconds,
-                                                                          3),
-            "sec_per_step_min": round(float(np.min(times)), 4),
-            "first_step_sec_with_trace_and_compile": round(first, 2)}
+    return {
+        "sec_per_step": round(seconds, 4),
+        "sequences_per_sec": round(args.batch_size / seconds, 3),
+        "sec_per_step_min": round(float(np.min(times)), 4),
+        "first_step_sec_with_trace_and_compile": round(first, 2),
+    }
 
 
 def main() -> None:
@@ -102,10 +110,15 @@ def main() -> None:
     gpus = tf.config.list_logical_devices("GPU")
     device = gpus[0].name if gpus else "/cpu:0"
     result = {
-        "device": (tf.config.experimental.get_device_details(
-            tf.config.list_physical_devices("GPU")[0]).get("device_name", "GPU") if gpus
-            else f"CPU {cpu_name()}, {os.cpu_count()} cores"),
-        "batch_size": args.batch_size, "T": args.T,
+        "device": (
+            tf.config.experimental.get_device_details(
+                tf.config.list_physical_devices("GPU")[0]
+            ).get("device_name", "GPU")
+            if gpus
+            else f"CPU {cpu_name()}, {os.cpu_count()} cores"
+        ),
+        "batch_size": args.batch_size,
+        "T": args.T,
         "model": "cpu_quick widths" if args.quick else "full width (release)",
         "steps_timed": args.steps,
     }

@@ -59,8 +59,10 @@ def prepare_run_dir(fv: flags.FlagValues) -> tuple[Path, bool]:
         saved = train_flags.load_params(run_dir)
     else:
         if fv.strategy == "multi_worker_mirrored" and not fv.model_dir:
-            raise ValueError("--strategy=multi_worker_mirrored needs --model_dir (every worker "
-                             "must use the same run directory)")
+            raise ValueError(
+                "--strategy=multi_worker_mirrored needs --model_dir (every worker "
+                "must use the same run directory)"
+            )
         run_dir = Path(fv.model_dir) if fv.model_dir else Path(fv.log_dir) / auto_run_name(fv)
         return run_dir, False
     differences = train_flags.merge_saved_params(fv, saved)
@@ -71,8 +73,10 @@ def prepare_run_dir(fv: flags.FlagValues) -> tuple[Path, bool]:
 
 def _check_checkpoint_cadence(fv: flags.FlagValues) -> None:
     if fv.strategy == "multi_worker_mirrored" and fv.checkpoint_every_steps == 0:
-        raise ValueError("--strategy=multi_worker_mirrored needs --checkpoint_every_steps > 0 "
-                         "(every worker must save at the same steps)")
+        raise ValueError(
+            "--strategy=multi_worker_mirrored needs --checkpoint_every_steps > 0 "
+            "(every worker must save at the same steps)"
+        )
 
 
 def _ensure_data(fv: flags.FlagValues, smpl_path: Path) -> str:
@@ -112,31 +116,59 @@ def train_from_flags(fv: flags.FlagValues):
     chief = strategy.is_chief(dist)
     keras.utils.set_random_seed(fv.seed)
     smpl_path, mean_path = tr.resolve_body_model(
-        fv.smpl_model_path, train_flags.DEFAULT_SMPL_MODEL_PATH, train_flags.STANDIN_SMPL)
+        fv.smpl_model_path, train_flags.DEFAULT_SMPL_MODEL_PATH, train_flags.STANDIN_SMPL
+    )
     data_dir = _ensure_data(fv, smpl_path)
-    pretrained = tr.resolve_pretrained_paths(fv.pretrained_model_path,
-                                             fv["pretrained_model_path"].present)
-    settings = tr.TrainSettings(batch_size=fv.batch_size, seq_length=fv.T, e_lr=fv.e_lr,
-                                d_lr=fv.d_lr, xla=fv.xla, mixed_precision=fv.mixed_precision)
-    trainer = tr.Trainer(dist, train_flags.model_config_from_flags(fv),
-                         LossWeights.from_flags(fv), LossConfig.from_flags(fv), settings,
-                         smpl_path, mean_path)
+    pretrained = tr.resolve_pretrained_paths(
+        fv.pretrained_model_path, fv["pretrained_model_path"].present
+    )
+    settings = tr.TrainSettings(
+        batch_size=fv.batch_size,
+        seq_length=fv.T,
+        e_lr=fv.e_lr,
+        d_lr=fv.d_lr,
+        xla=fv.xla,
+        mixed_precision=fv.mixed_precision,
+    )
+    trainer = tr.Trainer(
+        dist,
+        train_flags.model_config_from_flags(fv),
+        LossWeights.from_flags(fv),
+        LossConfig.from_flags(fv),
+        settings,
+        smpl_path,
+        mean_path,
+    )
     stats = ReadStats()
 
     def dataset_fn(ctx: tf.distribute.InputContext | None) -> tf.data.Dataset:
         return make_train_dataset(
-            data_dir, fv.datasets, fv.batch_size, fv.T, split_balanced=fv.split_balanced,
-            with_images=fv.summary_images, skip_corrupt=fv.skip_corrupt,
+            data_dir,
+            fv.datasets,
+            fv.batch_size,
+            fv.T,
+            split_balanced=fv.split_balanced,
+            with_images=fv.summary_images,
+            skip_corrupt=fv.skip_corrupt,
             mocap_batch_size=trainer.mocap_batch_size or None,
-            mocap_datasets=fv.mocap_datasets, seed=fv.seed, stats=stats, input_context=ctx)
+            mocap_datasets=fv.mocap_datasets,
+            seed=fv.seed,
+            stats=stats,
+            input_context=ctx,
+        )
 
     iterator = trainer.make_iterator(dataset_fn)
     ckpt = checkpointing.TrainCheckpoint(
-        run_dir, trainer, iterator if trainer.iterator_is_checkpointable else None,
-        every_steps=fv.checkpoint_every_steps, every_secs=fv.checkpoint_every_secs,
+        run_dir,
+        trainer,
+        iterator if trainer.iterator_is_checkpointable else None,
+        every_steps=fv.checkpoint_every_steps,
+        every_secs=fv.checkpoint_every_secs,
         max_to_keep=fv.max_checkpoints_to_keep,
         keep_every_n_hours=fv.keep_checkpoint_every_n_hours or None,
-        chief=chief, worker_index=strategy.worker_index(dist))
+        chief=chief,
+        worker_index=strategy.worker_index(dist),
+    )
     restored = ckpt.restore_latest()
     if restored:
         logging.info("restored step %d from %s", restored[1], restored[0])
@@ -147,14 +179,21 @@ def train_from_flags(fv: flags.FlagValues):
             logging.info(note)
     if chief:
         train_flags.save_params(run_dir, train_flags.resolved_params(fv))
-    logging.info("run directory %s (%d replica(s), %s)", run_dir,
-                 dist.num_replicas_in_sync, fv.strategy)
+    logging.info(
+        "run directory %s (%d replica(s), %s)", run_dir, dist.num_replicas_in_sync, fv.strategy
+    )
     result = tr.train_loop(
-        trainer, iterator, ckpt, summaries.Summaries(run_dir, enabled=chief),
-        max_iteration=fv.max_iteration, summary_every_steps=fv.summary_every_steps,
-        log_every_steps=fv.log_every_steps, log_img_step=fv.log_img_step,
+        trainer,
+        iterator,
+        ckpt,
+        summaries.Summaries(run_dir, enabled=chief),
+        max_iteration=fv.max_iteration,
+        summary_every_steps=fv.summary_every_steps,
+        log_every_steps=fv.log_every_steps,
+        log_img_step=fv.log_img_step,
         log_img_count=fv.log_img_count,
-        save_on_interrupt=strategy.num_workers(dist) == 1)
+        save_on_interrupt=strategy.num_workers(dist) == 1,
+    )
     skipped = stats.as_dict()
     if skipped:
         logging.warning("skipped while reading: %s", skipped)

@@ -19,20 +19,27 @@ from typing import Any
 EXPORT_DIR = "export"
 
 
-def export_trainer(trainer: Any, run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
-                   source: str = "") -> Path:
+def export_trainer(
+    trainer: Any, run_dir: str | os.PathLike, out: str | os.PathLike | None = None, source: str = ""
+) -> Path:
     """Write the trainer's model and discriminator to ``out`` (default ``<run_dir>/export``)."""
     from src.checkpoints import weights_dir
 
     out = Path(out) if out is not None else Path(run_dir) / EXPORT_DIR
     step = int(trainer.step.numpy())
     return weights_dir.save_models(
-        out, model=trainer.model, discriminator=trainer.discriminator,
-        source=source or f"training run {run_dir}, step {step}")
+        out,
+        model=trainer.model,
+        discriminator=trainer.discriminator,
+        source=source or f"training run {run_dir}, step {step}",
+    )
 
 
-def export_run(load_path: str | os.PathLike, out: str | os.PathLike | None = None,
-               checkpoint: str | None = None) -> tuple[Path, int]:
+def export_run(
+    load_path: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    checkpoint: str | None = None,
+) -> tuple[Path, int]:
     """Restore a run's checkpoint into fresh models and export them.
 
     Returns:
@@ -56,21 +63,26 @@ def export_run(load_path: str | os.PathLike, out: str | os.PathLike | None = Non
     config = _model_config(params, run_dir)
     model = HMMR(config)
     model.build()
-    discriminator = PoseDiscriminator(joint_hidden=config.disc_joint_hidden,
-                                      all_hidden=config.disc_all_hidden)
+    discriminator = PoseDiscriminator(
+        joint_hidden=config.disc_joint_hidden, all_hidden=config.disc_all_hidden
+    )
     discriminator.build()
     step = tf.Variable(0, dtype=tf.int64)
-    ckpt = tf.train.Checkpoint(model=checkpointing.named_variables(model),
-                               discriminator=checkpointing.named_variables(discriminator),
-                               step=step)
+    ckpt = tf.train.Checkpoint(
+        model=checkpointing.named_variables(model),
+        discriminator=checkpointing.named_variables(discriminator),
+        step=step,
+    )
     try:
         ckpt.restore(prefix).expect_partial().assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as err:
-        raise ValueError(f"{prefix}: does not fit the model of {run_dir}/params.json ({err})") \
-            from err
+        raise ValueError(
+            f"{prefix}: does not fit the model of {run_dir}/params.json ({err})"
+        ) from err
     out = Path(out) if out is not None else run_dir / EXPORT_DIR
-    folder = weights_dir.save_models(out, model=model, discriminator=discriminator,
-                                     source=f"{prefix}, step {int(step.numpy())}")
+    folder = weights_dir.save_models(
+        out, model=model, discriminator=discriminator, source=f"{prefix}, step {int(step.numpy())}"
+    )
     return folder, int(step.numpy())
 
 

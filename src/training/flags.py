@@ -89,17 +89,29 @@ def _log_dir(fv: flags.FlagValues) -> None:
 
 
 def _define_paths(fv: flags.FlagValues) -> None:
-    _string(fv, "smpl_model_path", DEFAULT_SMPL_MODEL_PATH,
-            "Neutral SMPL with the 25-joint regressor; its directory also holds "
-            "neutral_smpl_meanwjoints.h5. 'standin' = the generated stand-in body model (also the "
-            "fallback, with a warning, when the default file is absent).")
-    _string(fv, "smpl_face_path", "src/tf_smpl/smpl_faces.npy",
-            "Kept for compatibility; faces come from the body-model file.")
+    _string(
+        fv,
+        "smpl_model_path",
+        DEFAULT_SMPL_MODEL_PATH,
+        "Neutral SMPL with the 25-joint regressor; its directory also holds "
+        "neutral_smpl_meanwjoints.h5. 'standin' = the generated stand-in body model (also the "
+        "fallback, with a warning, when the default file is absent).",
+    )
+    _string(
+        fv,
+        "smpl_face_path",
+        "src/tf_smpl/smpl_faces.npy",
+        "Kept for compatibility; faces come from the body-model file.",
+    )
     _string(fv, "load_path", None, "Run directory to resume (holds params.json and ckpt/).")
-    _list(fv, "pretrained_model_path", list(DEFAULT_PRETRAINED),
-          "Weights folder(s) to initialise from when the run has no checkpoint: a converted HMR "
-          "checkpoint (ief_regressor [+ resnet_v2_50]) initialises the present IEF and mean theta, "
-          "a converted HMMR one every encoder part (§3.10). Empty = from scratch.")
+    _list(
+        fv,
+        "pretrained_model_path",
+        list(DEFAULT_PRETRAINED),
+        "Weights folder(s) to initialise from when the run has no checkpoint: a converted HMR "
+        "checkpoint (ief_regressor [+ resnet_v2_50]) initialises the present IEF and mean theta, "
+        "a converted HMMR one every encoder part (§3.10). Empty = from scratch.",
+    )
     _string(fv, "data_dir", None, "TFRecord root: <data_dir>/<dataset>/train/*.tfrecord.")
     _log_dir(fv)
     _string(fv, "model_dir", None, "Run directory; default log_dir/<auto name>.")
@@ -109,11 +121,20 @@ def _define_shapes(fv: flags.FlagValues) -> None:
     _integer(fv, "batch_size", 8, "Sequences per (global) batch.", lower_bound=1)
     _integer(fv, "T", constants.SEQUENCE_LENGTH, "Frames per training sequence.", lower_bound=1)
     _integer(fv, "num_kps", constants.NUM_KPS, "Keypoints (must be 25).")
-    _integer(fv, "num_conv_layers", constants.NUM_CONV_LAYERS,
-             "Residual blocks of the temporal encoder (receptive field 4 n + 1; 0 = none, for "
-             "smoke tests).", lower_bound=0)
-    _list(fv, "delta_t_values", [str(dt) for dt in constants.DELTA_T_VALUES],
-          "Past/future offsets of the delta predictors.")
+    _integer(
+        fv,
+        "num_conv_layers",
+        constants.NUM_CONV_LAYERS,
+        "Residual blocks of the temporal encoder (receptive field 4 n + 1; 0 = none, for "
+        "smoke tests).",
+        lower_bound=0,
+    )
+    _list(
+        fv,
+        "delta_t_values",
+        [str(dt) for dt in constants.DELTA_T_VALUES],
+        "Past/future offsets of the delta predictors.",
+    )
     _integer(fv, "img_size", constants.IMG_SIZE, "Network input size (must be 224).")
     _string(fv, "data_format", "NHWC", "Only NHWC.")
     _integer(fv, "num_stage", constants.NUM_IEF_STAGES, "IEF iterations.", lower_bound=1)
@@ -143,8 +164,9 @@ def _define_optimisation(fv: flags.FlagValues) -> None:
     _float(fv, "d_wd", 1e-4, "Kept for compatibility (weight decay was effectively off).")
     _integer(fv, "max_iteration", 5_000_000, "Stop when the step reaches this.", lower_bound=0)
     _integer(fv, "seed", 1, "Random seed.")
-    _integer(fv, "log_img_count", 10, "Frames shown in image summaries (centred window).",
-             lower_bound=1)
+    _integer(
+        fv, "log_img_count", 10, "Frames shown in image summaries (centred window).", lower_bound=1
+    )
     _integer(fv, "log_img_step", 5000, "Image summary period, steps.", lower_bound=1)
     _integer(fv, "log_vid_step", 100_000, "Kept for compatibility (unused by the original).")
 
@@ -152,17 +174,29 @@ def _define_optimisation(fv: flags.FlagValues) -> None:
 def _define_switches(fv: flags.FlagValues) -> None:
     _boolean(fv, "use_3d_label", True, "3D joint and SMPL losses where GT exists.")
     _boolean(fv, "freeze_phi", True, "Kept for compatibility (no ResNet in training).")
-    _boolean(fv, "use_hmr_ief_init", True,
-             "Initialise the present IEF and mean theta from a converted HMR checkpoint.")
+    _boolean(
+        fv,
+        "use_hmr_ief_init",
+        True,
+        "Initialise the present IEF and mean theta from a converted HMR checkpoint.",
+    )
     _boolean(fv, "predict_delta", True, "Supervise the past/future predictors.")
     _boolean(fv, "precomputed_phi", True, "Read phi from the records (the only mode supported).")
-    _boolean(fv, "use_delta_from_pred", True,
-             "Delta IEF starts from the present prediction (the only mode supported).")
+    _boolean(
+        fv,
+        "use_delta_from_pred",
+        True,
+        "Delta IEF starts from the present prediction (the only mode supported).",
+    )
     _boolean(fv, "use_hmr_only", False, "Per-frame HMR ablation (not supported).")
     _boolean(fv, "split_balanced", True, "Half of each batch from the 3D side (h36m).")
     _boolean(fv, "do_hallucinate", False, "Train the hallucinator branch.")
-    _boolean(fv, "do_hallucinate_preds", False,
-             "Also the past/future losses on hallucinated predictions.")
+    _boolean(
+        fv,
+        "do_hallucinate_preds",
+        False,
+        "Also the past/future losses on hallucinated predictions.",
+    )
     _boolean(fv, "mosh_ignore", False, "Treat every sample as without SMPL GT.")
 
 
@@ -178,48 +212,112 @@ def _define_augmentation(fv: flags.FlagValues) -> None:
 
 def _define_data(fv: flags.FlagValues) -> None:
     _list(fv, "datasets", ["h36m", "penn_action", "insta_variety"], "Training datasets.")
-    _list(fv, "mocap_datasets", ["CMU", "H3.6", "jointLim"],
-          "Mocap sets under <data_dir>/mocap_neutrMosh for the discriminator.")
+    _list(
+        fv,
+        "mocap_datasets",
+        ["CMU", "H3.6", "jointLim"],
+        "Mocap sets under <data_dir>/mocap_neutrMosh for the discriminator.",
+    )
 
 
 def _define_new(fv: flags.FlagValues) -> None:
     new = {"new": True}
-    flags.DEFINE_enum("strategy", "mirrored", list(STRATEGIES),
-                      "tf.distribute strategy: one_device, mirrored (all local GPUs, else CPU), "
-                      "multi_worker_mirrored (cluster from TF_CONFIG).", flag_values=fv)
+    flags.DEFINE_enum(
+        "strategy",
+        "mirrored",
+        list(STRATEGIES),
+        "tf.distribute strategy: one_device, mirrored (all local GPUs, else CPU), "
+        "multi_worker_mirrored (cluster from TF_CONFIG).",
+        flag_values=fv,
+    )
     _NEW_FLAGS.append("strategy")
     _boolean(fv, "xla", False, "Compile the forward/backward pass with XLA (jit_compile).", **new)
-    _boolean(fv, "mixed_precision", False,
-             "mixed_float16 compute with dynamic loss scaling (GPUs).", **new)
-    _integer(fv, "checkpoint_every_steps", 0,
-             "Checkpoint period in steps; 0 = every checkpoint_every_secs.", lower_bound=0, **new)
-    _integer(fv, "checkpoint_every_secs", 600,
-             "Checkpoint period in seconds when checkpoint_every_steps is 0 (the original's 600).",
-             lower_bound=1, **new)
+    _boolean(
+        fv,
+        "mixed_precision",
+        False,
+        "mixed_float16 compute with dynamic loss scaling (GPUs).",
+        **new,
+    )
+    _integer(
+        fv,
+        "checkpoint_every_steps",
+        0,
+        "Checkpoint period in steps; 0 = every checkpoint_every_secs.",
+        lower_bound=0,
+        **new,
+    )
+    _integer(
+        fv,
+        "checkpoint_every_secs",
+        600,
+        "Checkpoint period in seconds when checkpoint_every_steps is 0 (the original's 600).",
+        lower_bound=1,
+        **new,
+    )
     _integer(fv, "max_checkpoints_to_keep", 5, "Recent checkpoints kept.", lower_bound=1, **new)
-    _float(fv, "keep_checkpoint_every_n_hours", 5.0,
-           "Also keep one checkpoint per this many hours (the original's 5).", **new)
-    _boolean(fv, "skip_corrupt", False,
-             "Skip damaged records (counted, reported) instead of stopping.", **new)
-    _integer(fv, "summary_every_steps", 1, "TensorBoard scalar period, steps.", lower_bound=1,
-             **new)
+    _float(
+        fv,
+        "keep_checkpoint_every_n_hours",
+        5.0,
+        "Also keep one checkpoint per this many hours (the original's 5).",
+        **new,
+    )
+    _boolean(
+        fv,
+        "skip_corrupt",
+        False,
+        "Skip damaged records (counted, reported) instead of stopping.",
+        **new,
+    )
+    _integer(
+        fv, "summary_every_steps", 1, "TensorBoard scalar period, steps.", lower_bound=1, **new
+    )
     _integer(fv, "log_every_steps", 100, "Console log period, steps.", lower_bound=1, **new)
-    _boolean(fv, "summary_images", False,
-             "Decode the JPEG crops of every batch so image summaries draw on them (otherwise on "
-             "a blank canvas).", **new)
-    _boolean(fv, "make_quick_data", False,
-             "Generate the synthetic quick data set into data_dir when it has no records.", **new)
-    _boolean(fv, "export_at_end", True, "Write <run_dir>/export (the weights folder) at the end.",
-             **new)
-    _float(fv, "dropout_rate", 0.5, "IEF dropout (the original's keep_prob 0.5).",
-           lower_bound=0.0, **new)
+    _boolean(
+        fv,
+        "summary_images",
+        False,
+        "Decode the JPEG crops of every batch so image summaries draw on them (otherwise on "
+        "a blank canvas).",
+        **new,
+    )
+    _boolean(
+        fv,
+        "make_quick_data",
+        False,
+        "Generate the synthetic quick data set into data_dir when it has no records.",
+        **new,
+    )
+    _boolean(
+        fv, "export_at_end", True, "Write <run_dir>/export (the weights folder) at the end.", **new
+    )
+    _float(
+        fv,
+        "dropout_rate",
+        0.5,
+        "IEF dropout (the original's keep_prob 0.5).",
+        lower_bound=0.0,
+        **new,
+    )
     _integer(fv, "ief_hidden", 1024, "Width of the IEF hidden layers.", lower_bound=1, **new)
-    _integer(fv, "hallucinator_hidden", constants.PHI_DIM, "Width of the hallucinator's hidden "
-             "layers.", lower_bound=1, **new)
-    _integer(fv, "disc_joint_hidden", 32, "Discriminator per-joint embedding width.",
-             lower_bound=1, **new)
-    _integer(fv, "disc_all_hidden", 1024, "Discriminator all-joint FC width.", lower_bound=1,
-             **new)
+    _integer(
+        fv,
+        "hallucinator_hidden",
+        constants.PHI_DIM,
+        "Width of the hallucinator's hidden layers.",
+        lower_bound=1,
+        **new,
+    )
+    _integer(
+        fv,
+        "disc_joint_hidden",
+        32,
+        "Discriminator per-joint embedding width.",
+        lower_bound=1,
+        **new,
+    )
+    _integer(fv, "disc_all_hidden", 1024, "Discriminator all-joint FC width.", lower_bound=1, **new)
 
 
 def define_flags(fv: flags.FlagValues | None = None) -> flags.FlagValues:
@@ -229,8 +327,16 @@ def define_flags(fv: flags.FlagValues | None = None) -> flags.FlagValues:
         return fv
     _ORIGINAL_FLAGS.clear()
     _NEW_FLAGS.clear()
-    for define in (_define_paths, _define_shapes, _define_loss_weights, _define_optimisation,
-                   _define_switches, _define_augmentation, _define_data, _define_new):
+    for define in (
+        _define_paths,
+        _define_shapes,
+        _define_loss_weights,
+        _define_optimisation,
+        _define_switches,
+        _define_augmentation,
+        _define_data,
+        _define_new,
+    ):
         define(fv)
     return fv
 
@@ -278,8 +384,9 @@ def load_params(run_dir: str | os.PathLike) -> dict[str, Any]:
     """
     path = Path(run_dir) / PARAMS_FILE
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no params.json; --load_path must be a training run "
-                                "directory")
+        raise FileNotFoundError(
+            f"{path}: no params.json; --load_path must be a training run directory"
+        )
     try:
         params = json.loads(path.read_text())
     except json.JSONDecodeError as err:
@@ -382,8 +489,10 @@ def validate_flags(fv: flags.FlagValues) -> list[str]:
             raise ValueError(f"--{name}={fv[name].value!r} is not supported (only {only!r})")
     dts = delta_t_values(fv)
     if fv.predict_delta and dts and fv.T <= max(abs(dt) for dt in dts):
-        raise ValueError(f"--T={fv.T} must exceed the largest |delta_t| of {list(dts)} so that "
-                         "past/future predictions have frames to compare with")
+        raise ValueError(
+            f"--T={fv.T} must exceed the largest |delta_t| of {list(dts)} so that "
+            "past/future predictions have frames to compare with"
+        )
     if fv.dropout_rate >= 1.0:
         raise ValueError(f"--dropout_rate={fv.dropout_rate} must be < 1")
     warnings = []

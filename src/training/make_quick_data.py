@@ -61,8 +61,9 @@ def _cameras(rng: np.random.Generator, num_frames: int) -> np.ndarray:
 def _phi_map(seed: int) -> np.ndarray:
     """(85, 2048) fixed random map theta -> phi."""
     rng = np.random.default_rng(seed + 7919)
-    return rng.normal(0.0, 1.0 / np.sqrt(constants.THETA_DIM), (constants.THETA_DIM,
-                                                                 constants.PHI_DIM))
+    return rng.normal(
+        0.0, 1.0 / np.sqrt(constants.THETA_DIM), (constants.THETA_DIM, constants.PHI_DIM)
+    )
 
 
 def _bodies(smpl, pose: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -131,7 +132,8 @@ def make_quick_data(
             for _ in range(num_tracks)
         ]
         written[name] = tfrecord_lib.write_sharded(
-            records, out / name / "train", f"quick_{name}", num_shards)
+            records, out / name / "train", f"quick_{name}", num_shards
+        )
     rng = np.random.default_rng(seed * 1000 + 99)
     poses = np.concatenate([_trajectory(rng, 50) for _ in range(-(-num_mocap // 50))])[:num_mocap]
     shapes = rng.normal(0.0, 0.5, (num_mocap, constants.NUM_SHAPE))
@@ -165,8 +167,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--smpl_model_path", default=None, help="default: the stand-in")
     args = parser.parse_args(argv)
     try:
-        written = make_quick_data(args.out, args.num_tracks, args.num_frames, args.num_shards,
-                                  args.num_mocap, args.seed, args.smpl_model_path)
+        written = make_quick_data(
+            args.out,
+            args.num_tracks,
+            args.num_frames,
+            args.num_shards,
+            args.num_mocap,
+            args.seed,
+            args.smpl_model_path,
+        )
     except (OSError, ValueError) as err:
         print(f"make_quick_data: {err}", file=sys.stderr)
         return 1

@@ -41,7 +41,8 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         if not gpus:
             logging.info("mirrored strategy: no GPU, using %d CPU device(s)", len(devices))
             return tf.distribute.MirroredStrategy(
-                devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+                devices, cross_device_ops=tf.distribute.ReductionToOneDevice()
+            )
     return tf.distribute.MirroredStrategy(devices)
 
 
@@ -56,8 +57,9 @@ def _check_tf_config() -> None:
         config["task"]["index"]
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(
-            "TF_CONFIG: expected JSON like {\"cluster\": {\"worker\": [\"host:port\", ...]}, "
-            f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} ({err})") from err
+            'TF_CONFIG: expected JSON like {"cluster": {"worker": ["host:port", ...]}, '
+            f'"task": {{"type": "worker", "index": 0}}}} ({err})'
+        ) from err
 
 
 def worker_index(strategy: tf.distribute.Strategy) -> int:
@@ -80,5 +82,7 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         return True
     task_type = resolver.task_type
     return task_type == "chief" or (
-        task_type == "worker" and worker_index(strategy) == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+        task_type == "worker"
+        and worker_index(strategy) == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )

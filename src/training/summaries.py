@@ -81,7 +81,10 @@ class Summaries:
         )
 
     def scalars(
-        self, values: Mapping[str, float], step: int, learning_rates: Mapping[str, float] = (),
+        self,
+        values: Mapping[str, float],
+        step: int,
+        learning_rates: Mapping[str, float] = (),
         steps_per_sec: float | None = None,
     ) -> None:
         if not self.enabled:

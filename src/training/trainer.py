@@ -217,9 +217,7 @@ class Trainer:
         return per-replica batches).
         """
         options = tf.data.Options()
-        options.experimental_external_state_policy = (
-            tf.data.experimental.ExternalStatePolicy.IGNORE
-        )
+        options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
         single = self.strategy.num_replicas_in_sync == 1 and _num_workers(self.strategy) == 1
         if single:
             self.iterator_is_checkpointable = True
@@ -298,9 +296,7 @@ class Trainer:
             d_scaled = self.d_optimizer.scale_loss(d_loss)
         e_grads = tape.gradient(e_scaled, self.encoder_variables)
         d_grads = (
-            tape.gradient(d_scaled, self.discriminator_variables)
-            if self.use_discriminator
-            else []
+            tape.gradient(d_scaled, self.discriminator_variables) if self.use_discriminator else []
         )
         del tape
         values = {key: ratio_value(ratio, dens[key]) for key, ratio in terms.items()}
@@ -505,9 +501,7 @@ class LoopResult:
 
 def _first_local(strategy: tf.distribute.Strategy, value: Any) -> Any:
     """The first local replica's part of a (possibly per-replica) structure."""
-    return tf.nest.map_structure(
-        lambda v: strategy.experimental_local_results(v)[0], value
-    )
+    return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], value)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001

@@ -21,6 +21,12 @@ def quick_data(tmp_path_factory, small_standin) -> str:
     from src.training.make_quick_data import make_quick_data
 
     root = tmp_path_factory.mktemp("quick")
-    make_quick_data(root, num_tracks=4, num_frames=12, num_shards=2, num_mocap=200,
-                    smpl_model_path=small_standin)
+    make_quick_data(
+        root,
+        num_tracks=4,
+        num_frames=12,
+        num_shards=2,
+        num_mocap=200,
+        smpl_model_path=small_standin,
+    )
     return str(root)

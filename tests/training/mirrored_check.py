@@ -28,9 +28,13 @@ from tests.training.helpers import TINY_B, TINY_MODEL, TINY_T, synthetic_batch  
 def build(strategy, smpl_path):
     keras.utils.set_random_seed(3)
     return Trainer(
-        strategy, ModelConfig(**TINY_MODEL), LossWeights(),
+        strategy,
+        ModelConfig(**TINY_MODEL),
+        LossWeights(),
         LossConfig(do_hallucinate=True, do_hallucinate_preds=True),
-        TrainSettings(batch_size=TINY_B, seq_length=TINY_T, e_lr=1e-3, d_lr=1e-3), smpl_path)
+        TrainSettings(batch_size=TINY_B, seq_length=TINY_T, e_lr=1e-3, d_lr=1e-3),
+        smpl_path,
+    )
 
 
 def max_rel(a, b):
@@ -45,23 +49,34 @@ def main(smpl_path: str) -> None:
         for a, b in zip(src.weights, dst.weights, strict=True):
             b.assign(a.numpy())
     rng = np.random.default_rng(0)
-    batches = [synthetic_batch(rng, TINY_B, TINY_T, TINY_MODEL["phi_dim"], one.mocap_batch_size)
-               for _ in range(2)]
+    batches = [
+        synthetic_batch(rng, TINY_B, TINY_T, TINY_MODEL["phi_dim"], one.mocap_batch_size)
+        for _ in range(2)
+    ]
     out = {"replicas": two.strategy.num_replicas_in_sync}
     g_one = one.global_gradients(one.distribute_batch(batches[0]))
     g_two = two.global_gradients(two.distribute_batch(batches[0]))
     out["grad_rel"] = max_rel(g_one[0] + g_one[1], g_two[0] + g_two[1])
     # what averaging per-replica means would give instead (must differ: the check can fail)
-    halves = [{k: v[: len(v) // 2] if i == 0 else v[len(v) // 2:] for k, v in batches[0].items()}
-              for i in range(2)]
+    halves = [
+        {k: v[: len(v) // 2] if i == 0 else v[len(v) // 2 :] for k, v in batches[0].items()}
+        for i in range(2)
+    ]
     small = build(tf.distribute.OneDeviceStrategy("/cpu:0"), smpl_path)
     small.settings.batch_size = TINY_B // 2
-    for a, b in zip(one.model.weights + one.discriminator.weights,
-                    small.model.weights + small.discriminator.weights, strict=True):
+    for a, b in zip(
+        one.model.weights + one.discriminator.weights,
+        small.model.weights + small.discriminator.weights,
+        strict=True,
+    ):
         b.assign(a.numpy())
     g_halves = [small.global_gradients(small.distribute_batch(h)) for h in halves]
-    naive = [(a + b) / 2 for a, b in zip(g_halves[0][0] + g_halves[0][1],
-                                          g_halves[1][0] + g_halves[1][1], strict=True)]
+    naive = [
+        (a + b) / 2
+        for a, b in zip(
+            g_halves[0][0] + g_halves[0][1], g_halves[1][0] + g_halves[1][1], strict=True
+        )
+    ]
     out["naive_grad_rel"] = max_rel(g_one[0] + g_one[1], naive)
     value_diffs = []
     for batch in batches:

@@ -22,9 +22,11 @@ def test_keys_escape_and_unescape_like_tensorflow(tmp_path):
 
 def _state(trainer):
     objects = ck.trainer_objects(trainer)
-    return {f"{group}/{name}": np.array(v.numpy())
-            for group in ("model", "discriminator", "e_optimizer", "d_optimizer", "rng")
-            for name, v in objects[group].items()}
+    return {
+        f"{group}/{name}": np.array(v.numpy())
+        for group in ("model", "discriminator", "e_optimizer", "d_optimizer", "rng")
+        for name, v in objects[group].items()
+    }
 
 
 def test_restore_gives_back_every_variable_and_the_same_next_step(small_standin, tmp_path):
@@ -57,7 +59,8 @@ def test_restore_gives_back_every_variable_and_the_same_next_step(small_standin,
 def test_input_iterator_resumes_where_it_was_saved(small_standin, tmp_path):
     trainer = make_trainer(small_standin)
     iterator = trainer.make_iterator(
-        lambda ctx: tf.data.Dataset.range(1000).shuffle(50, seed=1).map(lambda i: {"i": i}))
+        lambda ctx: tf.data.Dataset.range(1000).shuffle(50, seed=1).map(lambda i: {"i": i})
+    )
     assert trainer.iterator_is_checkpointable
     for _ in range(5):
         next(iterator)
@@ -79,8 +82,13 @@ def test_a_checkpoint_of_another_architecture_is_refused_by_name(small_standin, 
     source = make_trainer(small_standin)
     ck.TrainCheckpoint(tmp_path, source).save(1)
     other = tr.Trainer(
-        tf.distribute.OneDeviceStrategy("/cpu:0"), ModelConfig(**dict(TINY_MODEL, ief_hidden=8)),
-        LossWeights(), LossConfig(), tr.TrainSettings(TINY_B, TINY_T), small_standin)
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+        ModelConfig(**dict(TINY_MODEL, ief_hidden=8)),
+        LossWeights(),
+        LossConfig(),
+        tr.TrainSettings(TINY_B, TINY_T),
+        small_standin,
+    )
     with pytest.raises(ValueError, match="ckpt-1: does not fit"):
         ck.TrainCheckpoint(tmp_path, other).restore_latest()
 
@@ -113,7 +121,11 @@ def test_dropout_rng_state_is_part_of_the_checkpoint(small_standin):
     trainer = tr.Trainer(
         tf.distribute.OneDeviceStrategy("/cpu:0"),
         ModelConfig(**dict(TINY_MODEL, dropout_rate=0.5)),
-        LossWeights(), LossConfig(), tr.TrainSettings(TINY_B, TINY_T), small_standin)
+        LossWeights(),
+        LossConfig(),
+        tr.TrainSettings(TINY_B, TINY_T),
+        small_standin,
+    )
     rng = ck.trainer_objects(trainer)["rng"]
     # one seed generator per dropout layer: 2 per IEF regressor, 3 regressors
     assert len(rng) == 6

@@ -22,8 +22,9 @@ WEIGHT_ATOL = 1e-6  # after two Adam steps of lr 1e-3
 
 
 def test_mirrored_two_cpus_equal_one_device_on_the_same_global_batch(small_standin):
-    result = run_python([str(REPO / "tests/training/mirrored_check.py"), small_standin],
-                        timeout=400)
+    result = run_python(
+        [str(REPO / "tests/training/mirrored_check.py"), small_standin], timeout=400
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["replicas"] == 2 and out["steps"] == [2, 2]
@@ -47,23 +48,39 @@ def _free_ports(count: int) -> list[int]:
 
 @pytest.mark.skipif(shutil.which("timeout") is None, reason="needs coreutils timeout")
 def test_multi_worker_mirrored_two_local_workers_end_with_identical_weights(
-        quick_data, small_standin, tmp_path):
+    quick_data, small_standin, tmp_path
+):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     run_dir = tmp_path / "run"
     procs = []
     for index in range(2):
         env = subprocess_env()
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster,
-                                       "task": {"type": "worker", "index": index}})
-        args = [str(REPO / "tests/training/mwms_worker.py"), f"--data_dir={quick_data}",
-                f"--smpl_model_path={small_standin}", f"--model_dir={run_dir}",
-                "--strategy=multi_worker_mirrored", *TINY_RUN_FLAGS, "--max_iteration=3",
-                "--checkpoint_every_steps=2", f"--weights_out={tmp_path / f'w{index}.npz'}"]
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
+        args = [
+            str(REPO / "tests/training/mwms_worker.py"),
+            f"--data_dir={quick_data}",
+            f"--smpl_model_path={small_standin}",
+            f"--model_dir={run_dir}",
+            "--strategy=multi_worker_mirrored",
+            *TINY_RUN_FLAGS,
+            "--max_iteration=3",
+            "--checkpoint_every_steps=2",
+            f"--weights_out={tmp_path / f'w{index}.npz'}",
+        ]
         # a worker whose peer never starts ignores SIGTERM: -k kills it 5 s later
-        procs.append(subprocess.Popen(["timeout", "-k", "5", "120", PYTHON, *args], env=env,
-                                      cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                      text=True))
+        procs.append(
+            subprocess.Popen(
+                ["timeout", "-k", "5", "120", PYTHON, *args],
+                env=env,
+                cwd=REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [p.communicate(timeout=150)[0] for p in procs]
     for proc, output in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, output[-3000:]
@@ -74,7 +91,9 @@ def test_multi_worker_mirrored_two_local_workers_end_with_identical_weights(
         np.testing.assert_array_equal(w0[name], w1[name], err_msg=name)
     # the chief wrote the checkpoints and the export; the other worker's copies are gone
     assert sorted(p.name for p in (run_dir / "ckpt").glob("*.index")) == [
-        "ckpt-2.index", "ckpt-3.index"]
+        "ckpt-2.index",
+        "ckpt-3.index",
+    ]
     assert not list((run_dir / "ckpt").glob(".worker_*"))
     assert (run_dir / "export" / "model_config.json").is_file()
     assert os.path.isfile(run_dir / "params.json")

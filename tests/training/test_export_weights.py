@@ -20,8 +20,16 @@ def _run_dir(tmp_path, small_standin):
     ck.TrainCheckpoint(tmp_path, trainer).save(1)
     fv = flags.FlagValues()
     train_flags.define_flags(fv)
-    fv(["train", "--num_conv_layers=1", "--ief_hidden=16", "--hallucinator_hidden=16",
-        "--disc_joint_hidden=8", "--disc_all_hidden=16"])
+    fv(
+        [
+            "train",
+            "--num_conv_layers=1",
+            "--ief_hidden=16",
+            "--hallucinator_hidden=16",
+            "--disc_joint_hidden=8",
+            "--disc_all_hidden=16",
+        ]
+    )
     params = train_flags.resolved_params(fv)
     train_flags.save_params(tmp_path, params)
     return trainer
@@ -30,8 +38,7 @@ def _run_dir(tmp_path, small_standin):
 def test_exported_run_holds_the_checkpoint_weights(tmp_path, small_standin, monkeypatch):
     # the run's phi width is the records' 2048; the tiny trainer's is 64: export a 64-wide model
     monkeypatch.setattr(train_flags.constants, "PHI_DIM", TINY_MODEL["phi_dim"])
-    monkeypatch.setattr(train_flags, "model_config_from_flags",
-                        lambda fv: _tiny_config())
+    monkeypatch.setattr(train_flags, "model_config_from_flags", lambda fv: _tiny_config())
     trainer = _run_dir(tmp_path, small_standin)
     folder, step = export_weights.export_run(tmp_path)
     assert step == 1 and folder == tmp_path / "export"

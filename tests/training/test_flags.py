@@ -157,21 +157,33 @@ def test_resume_ignores_the_run_location_flags(fv):
 
 def test_model_config_follows_the_flags(fv):
     fv.unparse_flags()
-    fv(["train", "--num_conv_layers=2", "--delta_t_values=5,-3", "--num_stage=2",
-        "--ief_hidden=64", "--dropout_rate=0"])
+    fv(
+        [
+            "train",
+            "--num_conv_layers=2",
+            "--delta_t_values=5,-3",
+            "--num_stage=2",
+            "--ief_hidden=64",
+            "--dropout_rate=0",
+        ]
+    )
     config = train_flags.model_config_from_flags(fv)
-    assert config == ModelConfig(num_conv_layers=2, delta_t_values=(-3, 5), num_ief_stages=2,
-                                 ief_hidden=64, dropout_rate=0.0)
+    assert config == ModelConfig(
+        num_conv_layers=2, delta_t_values=(-3, 5), num_ief_stages=2, ief_hidden=64, dropout_rate=0.0
+    )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--data_format=NCHW"], "data_format"),
-    (["--use_hmr_only"], "use_hmr_only"),
-    (["--noprecomputed_phi"], "precomputed_phi"),
-    (["--num_kps=14"], "num_kps"),
-    (["--T=5"], "must exceed"),
-    (["--delta_t_values=a,5"], "integers"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--data_format=NCHW"], "data_format"),
+        (["--use_hmr_only"], "use_hmr_only"),
+        (["--noprecomputed_phi"], "precomputed_phi"),
+        (["--num_kps=14"], "num_kps"),
+        (["--T=5"], "must exceed"),
+        (["--delta_t_values=a,5"], "integers"),
+    ],
+)
 def test_unsupported_settings_are_refused_by_name(fv, argv, message):
     fv.unparse_flags()
     fv(["train", *argv])

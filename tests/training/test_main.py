@@ -21,14 +21,23 @@ pytestmark = pytest.mark.slow
 
 
 def main_args(quick_data: str, standin: str, run_dir: Path, *extra: str) -> list[str]:
-    return ["-m", "src.main", f"--data_dir={quick_data}", f"--smpl_model_path={standin}",
-            f"--model_dir={run_dir}", "--strategy=one_device", *TINY_RUN_FLAGS, *extra]
+    return [
+        "-m",
+        "src.main",
+        f"--data_dir={quick_data}",
+        f"--smpl_model_path={standin}",
+        f"--model_dir={run_dir}",
+        "--strategy=one_device",
+        *TINY_RUN_FLAGS,
+        *extra,
+    ]
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
     handle = log.open("w")
-    return subprocess.Popen([PYTHON, *args], stdout=handle, stderr=subprocess.STDOUT,
-                            env=subprocess_env(), cwd=REPO)
+    return subprocess.Popen(
+        [PYTHON, *args], stdout=handle, stderr=subprocess.STDOUT, env=subprocess_env(), cwd=REPO
+    )
 
 
 def wait_for(predicate, timeout: float, proc: subprocess.Popen, log: Path) -> None:
@@ -57,10 +66,22 @@ def _event_tags(run_dir: Path) -> set[str]:
 def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, tmp_path):
     run_dir = tmp_path / "run"
     log = tmp_path / "first.log"
-    proc = start(main_args(quick_data, small_standin, run_dir, "--max_iteration=100000",
-                           "--checkpoint_every_steps=3"), log)
-    wait_for(lambda: (p := ck.latest_checkpoint(run_dir)) is not None
-             and int(p.rsplit("-", 1)[1]) >= 6, 240, proc, log)
+    proc = start(
+        main_args(
+            quick_data,
+            small_standin,
+            run_dir,
+            "--max_iteration=100000",
+            "--checkpoint_every_steps=3",
+        ),
+        log,
+    )
+    wait_for(
+        lambda: (p := ck.latest_checkpoint(run_dir)) is not None and int(p.rsplit("-", 1)[1]) >= 6,
+        240,
+        proc,
+        log,
+    )
     proc.send_signal(signal.SIGKILL)
     proc.wait(30)
     prefix = ck.latest_checkpoint(run_dir)
@@ -68,12 +89,20 @@ def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, 
     assert prefix.endswith(f"ckpt-{step}") and step >= 6
     params = json.loads((run_dir / "params.json").read_text())
     assert params["batch_size"] == 2 and params["do_hallucinate"] is True
-    assert {"loss/e_loss", "loss/d_pose", "loss/e_kp_hal_future", "lr/e_lr", "lr/d_lr",
-            "perf/steps_per_sec", "keypoints/gt_pred_hal"} <= _event_tags(run_dir)
+    assert {
+        "loss/e_loss",
+        "loss/d_pose",
+        "loss/e_kp_hal_future",
+        "lr/e_lr",
+        "lr/d_lr",
+        "perf/steps_per_sec",
+        "keypoints/gt_pred_hal",
+    } <= _event_tags(run_dir)
 
     # resume with nothing left to do: the restored weights are exported as they are
-    same = run_python(["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step}"],
-                      timeout=300)
+    same = run_python(
+        ["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step}"], timeout=300
+    )
     assert same.returncode == 0, same.stderr[-3000:]
     assert f"restored step {step} from {prefix}" in same.stderr
     saved = ck.read_arrays(prefix)
@@ -88,8 +117,9 @@ def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, 
     assert weights_dir.read_model_config(run_dir / "export").num_conv_layers == 0
 
     # and continue: the step goes on from the checkpoint (flags from params.json)
-    more = run_python(["-m", "src.main", f"--load_path={run_dir}",
-                       f"--max_iteration={step + 2}"], timeout=300)
+    more = run_python(
+        ["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step + 2}"], timeout=300
+    )
     assert more.returncode == 0, more.stderr[-3000:]
     assert ck.checkpoint_step(ck.latest_checkpoint(run_dir)) == step + 2
     assert "changed flag: --max_iteration" in more.stderr
@@ -98,8 +128,16 @@ def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, 
 def test_ctrl_c_saves_a_checkpoint_of_the_current_step(quick_data, small_standin, tmp_path):
     run_dir = tmp_path / "run"
     log = tmp_path / "run.log"
-    proc = start(main_args(quick_data, small_standin, run_dir, "--max_iteration=100000",
-                           "--checkpoint_every_steps=100000"), log)
+    proc = start(
+        main_args(
+            quick_data,
+            small_standin,
+            run_dir,
+            "--max_iteration=100000",
+            "--checkpoint_every_steps=100000",
+        ),
+        log,
+    )
     wait_for(lambda: "step 5 " in log.read_text(), 240, proc, log)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 130, log.read_text()[-3000:]
@@ -109,14 +147,19 @@ def test_ctrl_c_saves_a_checkpoint_of_the_current_step(quick_data, small_standin
     assert ck.checkpoint_step(ck.latest_checkpoint(run_dir)) == interrupted
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--data_format=NCHW"], "--data_format='NCHW' is not supported"),
-    (["--datasets=nothing_here"], "no *.tfrecord files in"),
-    (["--pretrained_model_path=/no/such/folder"], "no such weights folder"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--data_format=NCHW"], "--data_format='NCHW' is not supported"),
+        (["--datasets=nothing_here"], "no *.tfrecord files in"),
+        (["--pretrained_model_path=/no/such/folder"], "no such weights folder"),
+    ],
+)
 def test_errors_are_one_line_and_exit_1(quick_data, small_standin, tmp_path, extra, message):
-    result = run_python(main_args(quick_data, small_standin, tmp_path / "run", *extra,
-                                  "--max_iteration=1"), timeout=300)
+    result = run_python(
+        main_args(quick_data, small_standin, tmp_path / "run", *extra, "--max_iteration=1"),
+        timeout=300,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]

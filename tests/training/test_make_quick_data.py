@@ -19,8 +19,11 @@ def tracks(quick_data):
     for name in (mq.QUICK_3D, mq.QUICK_2D):
         files = sorted((Path(quick_data) / name / "train").glob("*.tfrecord"))
         assert len(files) == 2
-        out[name] = [schema.parse_example_np(r.numpy(), str(f))
-                     for f in files for r in tf.data.TFRecordDataset(str(f))]
+        out[name] = [
+            schema.parse_example_np(r.numpy(), str(f))
+            for f in files
+            for r in tf.data.TFRecordDataset(str(f))
+        ]
     return out
 
 
@@ -46,8 +49,12 @@ def test_keypoints_are_the_joints_through_a_weak_perspective_camera(tracks, smal
     # solve s, t per frame from the keypoints by least squares, then check the fit is exact
     for t in range(12):
         x, y = joints[t, vis[t], :2], track["kp2d"][t, vis[t], :2]
-        a = np.concatenate([np.concatenate([x[:, :1], np.ones_like(x[:, :1]), 0 * x[:, :1]], 1),
-                            np.concatenate([x[:, 1:], 0 * x[:, :1], np.ones_like(x[:, :1])], 1)])
+        a = np.concatenate(
+            [
+                np.concatenate([x[:, :1], np.ones_like(x[:, :1]), 0 * x[:, :1]], 1),
+                np.concatenate([x[:, 1:], 0 * x[:, :1], np.ones_like(x[:, :1])], 1),
+            ]
+        )
         b = np.concatenate([y[:, 0], y[:, 1]])
         sol, *_ = np.linalg.lstsq(a, b, rcond=None)
         np.testing.assert_allclose(a @ sol, b, atol=1e-5)
@@ -62,8 +69,9 @@ def test_phi_is_a_linear_function_of_theta_plus_small_noise(tracks):
         assert vis.any(axis=1).all()
         phi_rows.append(track["phi"])
         pose = track["pose"]
-        theta_rows.append(np.concatenate([np.zeros((12, 3)), pose, np.repeat(
-            track["shape"][None], 12, 0)], 1))
+        theta_rows.append(
+            np.concatenate([np.zeros((12, 3)), pose, np.repeat(track["shape"][None], 12, 0)], 1)
+        )
     phi_map = mq._phi_map(0)
     phi = np.concatenate(phi_rows)
     residual = phi - np.concatenate(theta_rows) @ phi_map

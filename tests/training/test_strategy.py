@@ -22,8 +22,9 @@ def test_one_device_falls_back_to_the_cpu_without_gpus():
 
 def test_mirrored_uses_every_local_device():
     made = strategy.make_strategy("mirrored")
-    expected = (len(tf.config.list_logical_devices("GPU"))
-                or len(tf.config.list_logical_devices("CPU")))
+    expected = len(tf.config.list_logical_devices("GPU")) or len(
+        tf.config.list_logical_devices("CPU")
+    )
     assert isinstance(made, tf.distribute.MirroredStrategy)
     assert made.num_replicas_in_sync == expected
 
@@ -33,8 +34,14 @@ def test_unknown_strategy_is_refused():
         strategy.make_strategy("tpu")
 
 
-@pytest.mark.parametrize("raw", ["not json", json.dumps({"cluster": {}}),
-                                 json.dumps({"cluster": {"worker": ["a:1"]}, "task": {}})])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        json.dumps({"cluster": {}}),
+        json.dumps({"cluster": {"worker": ["a:1"]}, "task": {}}),
+    ],
+)
 def test_malformed_tf_config_is_refused_with_an_example(monkeypatch, raw):
     monkeypatch.setenv("TF_CONFIG", raw)
     with pytest.raises(ValueError, match="TF_CONFIG: expected JSON like"):
@@ -42,7 +49,13 @@ def test_malformed_tf_config_is_refused_with_an_example(monkeypatch, raw):
 
 
 def test_well_formed_tf_config_passes(monkeypatch):
-    monkeypatch.setenv("TF_CONFIG", json.dumps(
-        {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
-         "task": {"type": "worker", "index": 1}}))
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {
+                "cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+                "task": {"type": "worker", "index": 1},
+            }
+        ),
+    )
     strategy._check_tf_config()

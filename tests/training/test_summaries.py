@@ -44,8 +44,9 @@ def test_invisible_gt_is_not_drawn_and_crops_are_the_background():
 
 def test_scalars_and_images_reach_the_event_file(tmp_path):
     writer = summaries.Summaries(tmp_path)
-    writer.scalars({"e_kp": 0.5, "e_loss": 30.0}, step=3, learning_rates={"e_lr": 1e-5},
-                   steps_per_sec=2.0)
+    writer.scalars(
+        {"e_kp": 0.5, "e_loss": 30.0}, step=3, learning_rates={"e_lr": 1e-5}, steps_per_sec=2.0
+    )
     batch = {"kp2d": _one_joint(1, 0.0, 0.0)[None].repeat(2, 0)}
     extras = {"kp2d_pred": np.zeros((2, 1, 25, 2), np.float32)}
     writer.keypoints(batch, extras, step=3, count=1)
@@ -55,8 +56,13 @@ def test_scalars_and_images_reach_the_event_file(tmp_path):
         for event in tf.compat.v1.train.summary_iterator(str(path)):
             for value in event.summary.value:
                 seen[value.tag] = (event.step, value)
-    assert {"loss/e_kp", "loss/e_loss", "lr/e_lr", "perf/steps_per_sec",
-            "keypoints/gt_pred"} <= set(seen)
+    assert {
+        "loss/e_kp",
+        "loss/e_loss",
+        "lr/e_lr",
+        "perf/steps_per_sec",
+        "keypoints/gt_pred",
+    } <= set(seen)
     assert seen["loss/e_kp"][0] == 3
     assert float(tf.make_ndarray(seen["loss/e_loss"][1].tensor)) == 30.0
 
@@ -70,7 +76,15 @@ def test_disabled_writer_writes_nothing(tmp_path):
 
 def test_console_line_shows_totals_largest_terms_and_speed():
     line = summaries.format_console(
-        12, {"e_loss": 10.0, "d_loss": 2.0, "e_kp": 0.1, "e_pose": 5.0, "e_shape": 0.01,
-             "e_const": 0.2}, 3.5)
-    assert line == ("step 12  e_loss 10  d_loss 2  [e_pose 5 e_const 0.2 e_kp 0.1]  "
-                    "3.50 steps/s")
+        12,
+        {
+            "e_loss": 10.0,
+            "d_loss": 2.0,
+            "e_kp": 0.1,
+            "e_pose": 5.0,
+            "e_shape": 0.01,
+            "e_const": 0.2,
+        },
+        3.5,
+    )
+    assert line == ("step 12  e_loss 10  d_loss 2  [e_pose 5 e_const 0.2 e_kp 0.1]  3.50 steps/s")

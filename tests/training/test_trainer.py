@@ -24,8 +24,13 @@ def make_trainer(smpl_path, **loss_switches) -> tr.Trainer:
     switches = dict(do_hallucinate=True, do_hallucinate_preds=True)
     switches.update(loss_switches)
     return tr.Trainer(
-        tf.distribute.OneDeviceStrategy("/cpu:0"), ModelConfig(**TINY_MODEL), LossWeights(),
-        LossConfig(**switches), tr.TrainSettings(TINY_B, TINY_T, E_LR, D_LR), smpl_path)
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+        ModelConfig(**TINY_MODEL),
+        LossWeights(),
+        LossConfig(**switches),
+        tr.TrainSettings(TINY_B, TINY_T, E_LR, D_LR),
+        smpl_path,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +72,9 @@ def test_first_step_is_adam_on_both_gradients_of_the_same_forward(small_standin)
 def test_totals_are_the_weighted_sums_of_the_terms(trainer):
     values, extras = trainer.train_step(trainer.distribute_batch(batch_for(trainer, 1)))
     weights = LossWeights()
-    e_total = sum(weights.weight_for(k) * v for k, v in values.items()
-                  if k.startswith("e_") and k != "e_loss")
+    e_total = sum(
+        weights.weight_for(k) * v for k, v in values.items() if k.startswith("e_") and k != "e_loss"
+    )
     np.testing.assert_allclose(values["e_loss"], e_total, rtol=1e-5)
     np.testing.assert_allclose(values["d_loss"], values["d_pose"], rtol=1e-6)
     assert extras["kp2d_pred"].shape == (TINY_B, TINY_T, 25, 2)
@@ -88,8 +94,13 @@ def test_without_discriminator_it_is_not_trained(small_standin):
 
     keras.utils.set_random_seed(5)
     trainer = tr.Trainer(
-        tf.distribute.OneDeviceStrategy("/cpu:0"), ModelConfig(**TINY_MODEL),
-        LossWeights(d_lw_pose=0.0), LossConfig(), tr.TrainSettings(TINY_B, TINY_T), small_standin)
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+        ModelConfig(**TINY_MODEL),
+        LossWeights(d_lw_pose=0.0),
+        LossConfig(),
+        tr.TrainSettings(TINY_B, TINY_T),
+        small_standin,
+    )
     assert trainer.mocap_batch_size == 0
     before = [v.numpy() for v in trainer.discriminator_variables]
     batch = batch_for(trainer)
@@ -116,8 +127,7 @@ def _fill(layer, value):
 def test_hmr_folder_initialises_only_the_present_regressor(small_standin, tmp_path):
     source = make_trainer(small_standin)
     _fill(source.model.ief_regressor, 0.25)
-    parts = {"ief_regressor": weights_dir.part_arrays(source.model.ief_regressor,
-                                                      "ief_regressor")}
+    parts = {"ief_regressor": weights_dir.part_arrays(source.model.ief_regressor, "ief_regressor")}
     weights_dir.save_weights_dir(tmp_path / "hmr", ModelConfig(**TINY_MODEL), parts)
     target = make_trainer(small_standin)
     hal_before = [w.numpy() for w in target.model.hallucinator.weights]
@@ -136,8 +146,9 @@ def test_hmmr_folder_initialises_every_encoder_part_not_the_discriminator(small_
     source = make_trainer(small_standin)
     _fill(source.model, 0.5)
     _fill(source.discriminator, 0.5)
-    weights_dir.save_models(tmp_path / "hmmr", model=source.model,
-                            discriminator=source.discriminator)
+    weights_dir.save_models(
+        tmp_path / "hmmr", model=source.model, discriminator=source.discriminator
+    )
     target = make_trainer(small_standin)
     target.initialize_from([str(tmp_path / "hmmr")])
     for w in target.model.weights:
@@ -182,11 +193,16 @@ def test_mean_params_next_to_the_body_model_set_the_initial_theta(small_standin,
         f["pose"], f["shape"] = pose, shape
     model_path, mean_path = tr.resolve_body_model(str(body), "default", "standin")
     trainer = tr.Trainer(
-        tf.distribute.OneDeviceStrategy("/cpu:0"), ModelConfig(**TINY_MODEL), LossWeights(),
-        LossConfig(), tr.TrainSettings(TINY_B, TINY_T), model_path, mean_path)
+        tf.distribute.OneDeviceStrategy("/cpu:0"),
+        ModelConfig(**TINY_MODEL),
+        LossWeights(),
+        LossConfig(),
+        tr.TrainSettings(TINY_B, TINY_T),
+        model_path,
+        mean_path,
+    )
     expected = np.concatenate([[0.9, 0, 0, np.pi, 0, 0], pose[3:], shape])[None]
-    np.testing.assert_allclose(trainer.model.ief_regressor.mean_theta.numpy(), expected,
-                               rtol=1e-6)
+    np.testing.assert_allclose(trainer.model.ief_regressor.mean_theta.numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(initial_mean_theta(mean_path), expected, rtol=1e-6)
 
 
@@ -196,9 +212,13 @@ def _trainer_with(smpl_path, **settings) -> tr.Trainer:
     keras.utils.set_random_seed(5)
     try:
         return tr.Trainer(
-            tf.distribute.OneDeviceStrategy("/cpu:0"), ModelConfig(**TINY_MODEL), LossWeights(),
+            tf.distribute.OneDeviceStrategy("/cpu:0"),
+            ModelConfig(**TINY_MODEL),
+            LossWeights(),
             LossConfig(do_hallucinate=True, do_hallucinate_preds=True),
-            tr.TrainSettings(TINY_B, TINY_T, E_LR, D_LR, **settings), smpl_path)
+            tr.TrainSettings(TINY_B, TINY_T, E_LR, D_LR, **settings),
+            smpl_path,
+        )
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
@@ -206,8 +226,11 @@ def _trainer_with(smpl_path, **settings) -> tr.Trainer:
 @pytest.mark.slow
 def test_xla_step_matches_the_plain_step(small_standin):
     plain, xla = make_trainer(small_standin), _trainer_with(small_standin, xla=True)
-    for a, b in zip(plain.model.weights + plain.discriminator.weights,
-                    xla.model.weights + xla.discriminator.weights, strict=True):
+    for a, b in zip(
+        plain.model.weights + plain.discriminator.weights,
+        xla.model.weights + xla.discriminator.weights,
+        strict=True,
+    ):
         b.assign(a.numpy())
     batch = batch_for(plain, 4)
     v_plain, _ = plain.train_step(plain.distribute_batch(batch))
@@ -230,7 +253,8 @@ def test_mixed_precision_steps_scale_the_loss_and_update_in_float32(small_standi
         values, _ = trainer.train_step(trainer.distribute_batch(batch_for(trainer, seed)))
         assert all(np.isfinite(v) for v in values.values())
     assert float(trainer.e_optimizer.dynamic_scale.numpy()) <= scale
-    changed = [not np.array_equal(a, w.numpy())
-               for a, w in zip(before, trainer.model.weights, strict=True)]
+    changed = [
+        not np.array_equal(a, w.numpy()) for a, w in zip(before, trainer.model.weights, strict=True)
+    ]
     assert any(changed)
     assert all(w.dtype == "float32" for w in trainer.model.weights)
