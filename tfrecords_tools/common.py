@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from src import paths
 from src.constants import IMG_SIZE, NUM_KPS
 from src.data import schema
 from src.data.features import PHI_BATCH_SIZE, FeatureExtractor, precompute_copies
@@ -50,7 +51,7 @@ from src.video.bbox import SmoothBBoxes
 
 log = logging.getLogger("tfrecords_tools")
 
-DEFAULT_PRETRAINED_MODEL = "models/hmr_noS5"  # weights folder converted from hmr_noS5.ckpt-642561
+DEFAULT_PRETRAINED_MODEL = str(paths.HMR_WEIGHTS_DIR)  # converted from hmr_noS5.ckpt-642561
 SPLITS = ("train", "val", "test")
 
 # ---------------------------------------------------------------------------------------------

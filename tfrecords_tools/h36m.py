@@ -66,7 +66,7 @@ JOINT_MAPS = {len(H36M17_NAMES): FROM_H36M17, H36M32_NUM_JOINTS: FROM_H36M32}
 EPILOG = """\
 examples:
   python -m tfrecords_tools.h36m --data_directory H36M_DIR --output_directory TF_ROOT \\
-      --split train --num_copy 5 --pretrained_model_path models/hmr_noS5
+      --split train --num_copy 5 --pretrained_model_path models/hmr_tf2
   python -m tfrecords_tools.h36m --data_directory H36M_DIR --output_directory TF_ROOT --split val
 """
 

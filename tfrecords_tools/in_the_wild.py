@@ -68,7 +68,7 @@ examples:
   # InstaVariety-style training records from OpenPose tracks
   python -m tfrecords_tools.in_the_wild --data_directory INSTA_DIR --output_directory TF_ROOT \\
       --split train --video_list INSTA_DIR/insta_variety_{}.txt \\
-      --pretrained_model_path models/hmr_noS5
+      --pretrained_model_path models/hmr_tf2
   # your own videos: put them in MY_DIR/videos/, run OpenPose with --write_json
   # MY_DIR/openpose/<video name>/ (or AlphaPose into MY_DIR/alphapose/<video name>.json), then
   python -m tfrecords_tools.in_the_wild --data_directory MY_DIR --output_directory TF_ROOT \\

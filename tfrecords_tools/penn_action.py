@@ -47,7 +47,7 @@ LABEL_KEYS = ("x", "y", "visibility", "train")
 EPILOG = """\
 examples:
   python -m tfrecords_tools.penn_action --data_directory PENN_DIR --output_directory TF_ROOT \\
-      --split train --num_copy 1 --pretrained_model_path models/hmr_noS5
+      --split train --num_copy 1 --pretrained_model_path models/hmr_tf2
   python -m tfrecords_tools.penn_action --data_directory PENN_DIR --output_directory TF_ROOT \\
       --split test
 """

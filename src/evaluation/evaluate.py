@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from src import constants
+from src import constants, paths
 from src.checkpoints.weights_dir import (
     CONFIG_FILE,
     DISCRIMINATOR_PART,
@@ -73,7 +73,7 @@ from src.evaluation.metrics import (
     to_per_s2,
 )
 from src.networks.config import ModelConfig
-from src.training.flags import DEFAULT_SMPL_MODEL_PATH, STANDIN_SMPL
+from src.smpl.resolve import resolve_body_model
 
 PROG = "hmmr-evaluate"
 DATASETS_3D = ("3dpw", "h36m")  # datasets scored in 3D, as the original
@@ -163,8 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--T", type=_positive_int, default=constants.SEQUENCE_LENGTH,
         help="sliding-window length (20)")
     add("--batch_size", type=_positive_int, default=8, help="windows per forward pass (8)")
-    add("--smpl_model_path", default=DEFAULT_SMPL_MODEL_PATH,
-        help=f"neutral body model with the 25-joint regressor; '{STANDIN_SMPL}' = the generated "
+    add("--smpl_model_path", default=str(paths.SMPL_MODEL_PATH),
+        help=f"neutral body model with the 25-joint regressor; '{paths.STANDIN_NAME}' = the "
+        "generated "
         "stand-in (also the fallback, with a warning, when the default file is absent)")
     add("--use_phi", action="store_true",
         help="predict from the records' image/phis instead of encoding the JPEG crops")
@@ -209,26 +210,6 @@ def read_tubes(path: str) -> Iterator[dict[str, Any]]:
     except tf.errors.OpError as err:
         first = str(err.message).splitlines()[0] if err.message else type(err).__name__
         raise ValueError(f"{path}: not a readable TFRecord file ({first})") from None
-
-
-def resolve_smpl_path(flag: str) -> tuple[Path, str]:
-    """``--smpl_model_path`` -> (file, description); the stand-in for ``standin`` and, with a
-    warning, when the default file is absent."""
-    from src.smpl.standin import default_standin_path
-
-    if flag == STANDIN_SMPL:
-        return default_standin_path(), "generated stand-in body model"
-    path = Path(flag)
-    if path.is_file():
-        return path, str(path)
-    if flag == DEFAULT_SMPL_MODEL_PATH:
-        print(
-            f"{PROG}: warning: {flag} not found; using the generated stand-in body model (meshes "
-            "and joints differ from SMPL: the numbers are not comparable with the paper)",
-            file=sys.stderr,
-        )
-        return default_standin_path(), "generated stand-in body model (default file absent)"
-    raise FileNotFoundError(f"{flag}: body model file not found (--smpl_model_path)")
 
 
 class BodyModel:
@@ -675,7 +656,8 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     config = read_model_config(folder)
     files = {ds: find_test_files(options.tf_dir, ds, options.split)
              for ds in options.test_datasets}
-    smpl_path, smpl_text = resolve_smpl_path(options.smpl_model_path)
+    body_choice = resolve_body_model(options.smpl_model_path)
+    smpl_path, smpl_text = body_choice.path, body_choice.description
     body = BodyModel(smpl_path)
     predict = ModelPredictions(folder, config, body, options.T, options.batch_size,
                                options.use_phi)
@@ -689,16 +671,16 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     fps_table = {**DATASET_FPS, **options.fps}
     out = Evaluation()
     counts_all = {}
-    for dataset, paths in files.items():
+    for dataset, test_files in files.items():
         settings = TubeSettings(
             has_3d=dataset in DATASETS_3D, min_visible=options.min_visible,
             with_mesh=dataset == MESH_DATASET and options.split == MESH_SPLIT,
             img_size=config.img_size, delta_t_values=tuple(config.delta_t_values),
             const=options.pred_mode == "const", body=body,
         )
-        counts = {"files": len(paths), "tubes": 0, "frames": 0, "predicted": 0, "cached": 0}
+        counts = {"files": len(test_files), "tubes": 0, "frames": 0, "predicted": 0, "cached": 0}
         per_file = {}
-        ordered = paths[::-1] if options.reverse else paths
+        ordered = test_files[::-1] if options.reverse else test_files
         for path in tqdm(ordered, desc=f"{dataset}/{options.split}", unit="file",
                          file=sys.stderr, disable=None, leave=False):
             per_file[path] = _evaluate_file(path, dataset, predict, cache, mode, settings, counts)

@@ -54,13 +54,14 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from src import constants
+from src import constants, paths
 from src.checkpoints import weights_dir
 from src.networks.config import ModelConfig
 from src.networks.hmmr import HMMR
 from src.networks.outputs import theta_to_body
 from src.networks.resnet_v2 import build_resnet_v2_50
 from src.smpl.layer import SMPL
+from src.smpl.resolve import resolve_body_model
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,7 @@ SIGNATURE_ENCODE = "encode"
 SIGNATURES = (SIGNATURE_IMAGES, SIGNATURE_PHI, SIGNATURE_HALLUCINATE, SIGNATURE_ENCODE)
 SERVE_TAG = "serve"
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODELS_DIR = REPO_ROOT / "models"
-DEFAULT_WEIGHTS_DIR = MODELS_DIR / "hmmr_tf2"  # `python -m src.convert ... --out models/hmmr_tf2`
-DEFAULT_SMPL_PATH = MODELS_DIR / "neutral_smpl_with_cocoplustoesankles_reg.pkl"
+DEFAULT_WEIGHTS_DIR = paths.HMMR_WEIGHTS_DIR  # `python -m src.convert ... --out models/hmmr_tf2`
 DEFAULT_SEED = 0
 
 # theta_to_body key -> output key (the original's names)
@@ -119,41 +117,6 @@ class InferenceModels:
         return self.model.config
 
 
-def resolve_body_model(path: str | os.PathLike | None) -> tuple[Path, bool]:
-    """The body-model file to use and whether it is the stand-in.
-
-    ``path`` if given (must exist); else SMPL at :data:`DEFAULT_SMPL_PATH` if present; else the
-    generated stand-in (``src.smpl.standin.default_standin_path``); callers tell the user.
-
-    Raises:
-        FileNotFoundError: ``path`` was given and does not exist.
-    """
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: body model file not found (--smpl_model_path)")
-        return path, is_standin_file(path)
-    if DEFAULT_SMPL_PATH.is_file():
-        return DEFAULT_SMPL_PATH, False
-    from src.smpl.standin import default_standin_path
-
-    log.info("no SMPL model at %s: using the generated stand-in body model", DEFAULT_SMPL_PATH)
-    return default_standin_path(), True
-
-
-def is_standin_file(path: Path) -> bool:
-    """True for a body-model pickle written by :mod:`src.smpl.standin` (it says so inside)."""
-    if path.suffix.lower() != ".pkl":
-        return False
-    from src.smpl.io import safe_load_pickle
-
-    try:
-        raw = safe_load_pickle(path)
-    except (OSError, ValueError):
-        return False  # the body-model loader reports unreadable files
-    return isinstance(raw, dict) and "standin_version" in raw
-
-
 def resolve_weights(load_path: str | os.PathLike | None) -> Path | None:
     """``load_path`` if given, else :data:`DEFAULT_WEIGHTS_DIR` when it holds a weights folder,
     else None (untrained)."""
@@ -176,7 +139,7 @@ def build_inference_models(
     Args:
         load_path: weights folder (``python -m src.convert`` / training export); default
             :data:`DEFAULT_WEIGHTS_DIR` if it exists.
-        smpl_model_path: body-model file; see :func:`resolve_body_model`.
+        smpl_model_path: body-model file; see :func:`src.smpl.resolve.resolve_body_model`.
         model_config: sizes for untrained models (default the original's); a weights folder
             brings its own and this must then be None.
         seed: seed of the random initialisation when untrained.
@@ -192,7 +155,8 @@ def build_inference_models(
         )
     if folder is not None and model_config is not None:
         raise ValueError("build_inference_models: a weights folder brings its own model config")
-    body_path, standin = resolve_body_model(smpl_model_path)
+    body = resolve_body_model(smpl_model_path)
+    body_path, standin = body.path, body.standin
     if folder is not None:
         config = weights_dir.read_model_config(folder)
     else:
