@@ -17,6 +17,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 install: $(VENV)/.installed
 
 test: $(VENV)/.installed
+	@$(MAKE) --no-print-directory models/blazepose/pose_landmark_full.tflite \
+	    || echo "warning: BlazePose models not fetched; the tests that need them will skip"
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed
