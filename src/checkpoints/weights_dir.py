@@ -221,6 +221,24 @@ def read_part(path: str | os.PathLike, part: str) -> dict[str, np.ndarray]:
         raise WeightsDirError(f"{file}: unreadable ({err})") from err
 
 
+def copy_part(source: str | os.PathLike, target: str | os.PathLike, part: str) -> bool:
+    """Copy ``part`` from the weights folder ``source`` into ``target`` when ``source`` has it.
+
+    Returns:
+        True when copied; False when ``source`` is not a weights folder or lacks the part.
+    """
+    try:
+        if part not in available_parts(source):
+            return False
+        arrays = read_part(source, part)
+    except WeightsDirError:
+        return False
+    manifest = read_manifest(target)
+    config = ModelConfig.from_dict(manifest["model_config"])
+    save_weights_dir(target, config, {part: arrays}, manifest["source"])
+    return True
+
+
 def available_parts(path: str | os.PathLike) -> list[str]:
     """Names of the parts a weights folder holds."""
     return list(read_manifest(path)["parts"])
@@ -254,7 +272,13 @@ def load_into(
         targets = {name: layer for name, layer in targets.items() if name in wanted}
     absent = sorted(set(targets) - have)
     if absent and require_all:
-        raise WeightsDirError(f"{folder}: missing parts {absent} (it has {sorted(have)})")
+        hint = ""
+        if RESNET_PART in absent:
+            hint = (
+                f"; add the image encoder the features were computed with: python -m src.convert "
+                f"--hmr_ckpt models/hmr_noS5.ckpt-642561 --out {folder}"
+            )
+        raise WeightsDirError(f"{folder}: missing parts {absent} (it has {sorted(have)}){hint}")
     loaded = []
     for name, layer in targets.items():
         if name not in have:

@@ -27,12 +27,32 @@ def export_trainer(
 
     out = Path(out) if out is not None else Path(run_dir) / EXPORT_DIR
     step = int(trainer.step.numpy())
-    return weights_dir.save_models(
+    folder = weights_dir.save_models(
         out,
         model=trainer.model,
         discriminator=trainer.discriminator,
         source=source or f"training run {run_dir}, step {step}",
     )
+    _add_image_encoder(folder, Path(run_dir))
+    return folder
+
+
+def _add_image_encoder(folder: Path, run_dir: Path) -> None:
+    """Copy the ResNet of the run's ``--pretrained_model_path`` folder into the export, so the
+    export is self-contained for the demo and the evaluator (the features phi the run trained on
+    came from that ResNet)."""
+    from src.checkpoints import weights_dir
+    from src.training import flags as train_flags
+
+    try:
+        pretrained = train_flags.load_params(run_dir).get("pretrained_model_path") or []
+    except (OSError, ValueError):
+        return
+    if isinstance(pretrained, str):
+        pretrained = [pretrained]
+    for path in pretrained:
+        if path and weights_dir.copy_part(path, folder, weights_dir.RESNET_PART):
+            return
 
 
 def export_run(
@@ -83,6 +103,7 @@ def export_run(
     folder = weights_dir.save_models(
         out, model=model, discriminator=discriminator, source=f"{prefix}, step {int(step.numpy())}"
     )
+    _add_image_encoder(folder, run_dir)
     return folder, int(step.numpy())
 
 

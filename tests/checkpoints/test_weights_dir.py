@@ -90,3 +90,20 @@ def test_second_conversion_adds_parts_but_refuses_other_config(tmp_path):
     assert "discriminator" in manifest["parts"] and "temporal_encoder" in manifest["parts"]
     with pytest.raises(weights_dir.WeightsDirError, match="different model config"):
         weights_dir.save_models(tmp_path, discriminator=disc, config=ModelConfig())
+
+
+def test_copy_part_adds_the_image_encoder_and_missing_resnet_error_says_how(tmp_path):
+    model, _ = _models(0)
+    trained = weights_dir.save_models(tmp_path / "trained", model=model)
+    encoder = {"conv1/kernel": np.ones((2, 2), np.float32)}
+    hmr = weights_dir.save_weights_dir(tmp_path / "hmr", SMALL, {"resnet_v2_50": encoder})
+    with pytest.raises(weights_dir.WeightsDirError, match="resnet_v2_50.*src.convert --hmr_ckpt"):
+        weights_dir.load_into(trained, model=model, resnet=model.hallucinator)
+    assert not weights_dir.copy_part(tmp_path / "nowhere", trained, "resnet_v2_50")
+    assert not weights_dir.copy_part(trained, hmr, "resnet_v2_50")
+    assert weights_dir.copy_part(hmr, trained, "resnet_v2_50")
+    assert "resnet_v2_50" in weights_dir.available_parts(trained)
+    np.testing.assert_array_equal(
+        weights_dir.read_part(trained, "resnet_v2_50")["conv1/kernel"], encoder["conv1/kernel"]
+    )
+    assert "temporal_encoder" in weights_dir.available_parts(trained)

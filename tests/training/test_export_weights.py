@@ -67,3 +67,19 @@ def test_cli_prints_one_line_for_a_run_without_checkpoint(tmp_path, capsys):
     assert err.count("\n") == 0 and "no checkpoint" in err
     assert export_weights.run(["--load_path", str(tmp_path / "nothing")]) == 1
     assert "params.json" in capsys.readouterr().err
+
+
+def test_export_carries_the_pretrained_image_encoder(tmp_path, small_standin, monkeypatch):
+    monkeypatch.setattr(train_flags.constants, "PHI_DIM", TINY_MODEL["phi_dim"])
+    monkeypatch.setattr(train_flags, "model_config_from_flags", lambda fv: _tiny_config())
+    trainer = _run_dir(tmp_path / "run", small_standin)
+    encoder = {"conv1/kernel": np.full((3, 3), 7.0, np.float32)}
+    hmr = weights_dir.save_weights_dir(tmp_path / "hmr", _tiny_config(), {"resnet_v2_50": encoder})
+    params = train_flags.load_params(tmp_path / "run")
+    train_flags.save_params(tmp_path / "run", {**params, "pretrained_model_path": [str(hmr)]})
+    for folder in (
+        export_weights.export_run(tmp_path / "run")[0],
+        export_weights.export_trainer(trainer, tmp_path / "run", tmp_path / "direct"),
+    ):
+        got = weights_dir.read_part(folder, "resnet_v2_50")["conv1/kernel"]
+        np.testing.assert_array_equal(got, encoder["conv1/kernel"])
