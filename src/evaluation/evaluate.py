@@ -283,6 +283,14 @@ class ModelPredictions:
                 "checkpoint into the same folder (python -m src.convert --hmr_ckpt ...), or "
                 "evaluate records that hold image/phis with --use_phi"
             )
+        if use_phi and not self.has_resnet:
+            print(
+                f"{PROG}: warning: {folder} has no '{RESNET_PART}' part, so the sliding window "
+                "pads sequence ends with zero features instead of the feature of a zero image "
+                "(ORIGINAL_SPEC §7.2): frames within 6 of either end differ from the original's "
+                "protocol",
+                file=sys.stderr,
+            )
         if use_phi and config.phi_dim != constants.PHI_DIM:
             raise ValueError(f"{folder}: phi_dim {config.phi_dim} cannot read the records' "
                              f"image/phis ({constants.PHI_DIM} per frame)")

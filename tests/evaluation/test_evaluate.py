@@ -432,6 +432,10 @@ def test_crops_of_the_wrong_size_give_a_one_line_error(tmp_path, monkeypatch):
 
 def _assert_one_line_error(code: int, err: str, *needles: str) -> None:
     assert code == 1, err
+    err = "".join(
+        line for line in err.splitlines(keepends=True)
+        if not line.startswith("hmmr-evaluate: warning:")
+    )
     assert err.count("\n") == 1 and err.startswith("hmmr-evaluate: error:"), err
     assert "Traceback" not in err
     for needle in needles:
@@ -571,3 +575,14 @@ def test_module_runs_a_real_weights_folder_on_generated_records(tmp_path):
     assert res["joints"] == pytest.approx(0.01, abs=2e-5)
     assert res["kp"] == pytest.approx(5.0, abs=1e-3)
     assert res["kp_pck"] == pytest.approx(1.0)
+
+
+def test_use_phi_without_resnet_warns_about_zero_padding(world, tmp_path, monkeypatch):
+    weights = weights_folder(tmp_path / "w", ev.PART_ENCODERS)
+
+    def stop(self, mode):
+        raise ValueError("stopped after set-up")
+
+    monkeypatch.setattr(ev.ModelPredictions, "_predictor", stop)
+    _, _, err = run_cli(flags(world["root"], weights, world["body"], tmp_path))
+    assert "warning" in err and "zero features" in err
