@@ -208,7 +208,7 @@ class Predictor:
 
     def _body(self, theta: tf.Tensor, cam: tf.Tensor | None) -> dict[str, tf.Tensor]:
         """theta ``(M, 85)`` -> per-frame outputs under the original's keys."""
-        body = theta_to_body(self.smpl, theta, cam=cam)
+        body = theta_to_body(self.smpl, theta, cam=cam, with_vertices=self.with_verts)
         out = {dst: body[src] for src, dst in _BODY_KEYS.items()}
         if self.with_verts:
             out[_VERTS_KEY[1]] = body[_VERTS_KEY[0]]

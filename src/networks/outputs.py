@@ -12,18 +12,23 @@ from src import constants
 from src.geometry.projection import project_weak_perspective
 
 
-def theta_to_body(smpl, theta: tf.Tensor, cam: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+def theta_to_body(
+    smpl, theta: tf.Tensor, cam: tf.Tensor | None = None, with_vertices: bool = True
+) -> dict[str, tf.Tensor]:
     """Run SMPL on theta of any leading shape and project its joints.
 
     Args:
-        smpl: a :class:`src.smpl.SMPL` layer: ``smpl(betas (N, 10), thetas (N, 72))``.
+        smpl: a :class:`src.smpl.SMPL` layer: ``smpl(betas (N, 10), thetas (N, 72))``, and
+            ``smpl(betas, thetas, joints_only=True)`` when ``with_vertices`` is False.
         theta: (..., 85).
         cam: (..., 3) camera to project with (e.g. the present frame's camera for the delta
             predictions), or None to use theta's own camera ``theta[..., :3]``.
+        with_vertices: False runs the body model's joints-only pass (same joints, rotations and
+            keypoints up to round-off, several times cheaper) and leaves ``vertices`` out.
     Returns:
         dict with ``cam`` (..., 3) the camera used, ``pose`` (..., 72), ``shape`` (..., 10),
-        ``rotmats`` (..., 24, 3, 3), ``vertices`` (..., V, 3), ``joints`` (..., K, 3),
-        ``kp2d`` (..., K, 2).
+        ``rotmats`` (..., 24, 3, 3), ``vertices`` (..., V, 3) (only ``with_vertices``),
+        ``joints`` (..., K, 3), ``kp2d`` (..., K, 2).
     """
     theta = tf.convert_to_tensor(theta)
     if theta.shape[-1] != constants.THETA_DIM:
@@ -38,17 +43,18 @@ def theta_to_body(smpl, theta: tf.Tensor, cam: tf.Tensor | None = None) -> dict[
         cam_flat = flat[:, constants.CAM_SLICE]
     else:
         cam_flat = tf.reshape(tf.cast(cam, theta.dtype), [-1, constants.NUM_CAM])
-    body = smpl(shape, pose)
+    body = smpl(shape, pose) if with_vertices else smpl(shape, pose, joints_only=True)
     joints = tf.cast(body["joints"], theta.dtype)
     out = {
         "cam": cam_flat,
         "pose": pose,
         "shape": shape,
         "rotmats": tf.cast(body["rotmats"], theta.dtype),
-        "vertices": tf.cast(body["vertices"], theta.dtype),
         "joints": joints,
         "kp2d": project_weak_perspective(joints, cam_flat),
     }
+    if with_vertices:
+        out["vertices"] = tf.cast(body["vertices"], theta.dtype)
     return {key: _restore_lead(value, lead) for key, value in out.items()}
 
 

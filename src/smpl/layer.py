@@ -29,12 +29,19 @@ class SMPL(keras.layers.Layer):
         faces: (F, 3) int32 numpy triangles, for renderers.
         parents: the 24 parent indices of the kinematic tree (root -1).
         num_verts, num_joints: V and K.
+        joint_terms: :func:`src.smpl.lbs.joint_space_terms` of the weights (float64 NumPy),
+            what the ``joints_only`` pass reads; rebuilt whenever the weights are loaded.
 
     Call:
         ``smpl(betas, thetas)`` with betas (N, 10) and axis-angle thetas (N, 72) returns a dict:
         ``vertices`` (N, V, 3), ``joints`` (N, K, 3) from the extra regressor (the 25 HMMR
         joints) or the 24 posed skeleton joints when the file has none, ``smpl_joints``
         (N, 24, 3), ``rotmats`` (N, 24, 3, 3). Model space, metres, no global translation.
+
+        ``smpl(betas, thetas, joints_only=True)`` returns the same dict without ``vertices``,
+        equal to the full pass up to round-off and far cheaper: no vertex is formed; the model
+        is contracted onto its joints once (:func:`src.smpl.lbs.joint_space_terms`), so a body
+        costs O(joint-bone pairs) instead of O(V) (:func:`src.smpl.lbs.regressed_joints`).
 
     Example:
         >>> from src.smpl.standin import default_standin_path
@@ -64,6 +71,7 @@ class SMPL(keras.layers.Layer):
         else:
             self.joint_regressor = None
             self.num_joints = len(self.parents)
+        self._set_joint_terms()
         self.built = True
 
     def _constant(self, name: str, value: np.ndarray) -> keras.Variable:
@@ -73,10 +81,15 @@ class SMPL(keras.layers.Layer):
         weight.assign(value.astype(self.variable_dtype))
         return weight
 
-    def call(self, betas: tf.Tensor, thetas: tf.Tensor) -> dict[str, tf.Tensor]:
-        """betas (N, 10), thetas (N, 72) -> dict of vertices, joints, smpl_joints, rotmats."""
+    def call(
+        self, betas: tf.Tensor, thetas: tf.Tensor, joints_only: bool = False
+    ) -> dict[str, tf.Tensor]:
+        """betas (N, 10), thetas (N, 72) -> dict of vertices (unless ``joints_only``), joints,
+        smpl_joints, rotmats."""
         betas = tf.cast(betas, self.compute_dtype)
         thetas = tf.cast(thetas, self.compute_dtype)
+        if joints_only:
+            return self._joints_only(betas, thetas)
         weights = [
             tf.cast(w.value, self.compute_dtype)
             for w in (self.v_template, self.shapedirs, self.posedirs, self.j_regressor)
@@ -99,6 +112,35 @@ class SMPL(keras.layers.Layer):
             "smpl_joints": smpl_joints,
             "rotmats": rotmats,
         }
+
+    def _set_joint_terms(self) -> None:
+        """Contract the weights (as stored, so exactly the model of the full pass) onto the
+        joints, in float64; once per set of weights."""
+        arrays = {w.name: np.asarray(w.numpy(), np.float64) for w in self.non_trainable_weights}
+        self.joint_terms = lbs_ops.joint_space_terms(
+            arrays["v_template"],
+            arrays["shapedirs"],
+            arrays["posedirs"],
+            arrays["J_regressor"],
+            arrays["weights"],
+            arrays.get("joint_regressor"),
+        )
+
+    def load_own_variables(self, store: Any) -> None:
+        """Load the weights (Keras saving) and rebuild :attr:`joint_terms` from them."""
+        super().load_own_variables(store)
+        self._set_joint_terms()
+
+    def _joints_only(self, betas: tf.Tensor, thetas: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The ``joints_only`` pass; the contracted arrays enter the graph as constants."""
+        terms = {
+            key: value if key == "pair_bone" else tf.constant(value, self.compute_dtype)
+            for key, value in self.joint_terms.items()
+        }
+        joints, smpl_joints, rotmats = lbs_ops.regressed_joints(betas, thetas, terms, self.parents)
+        if self.joint_regressor is None:
+            joints = smpl_joints
+        return {"joints": joints, "smpl_joints": smpl_joints, "rotmats": rotmats}
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

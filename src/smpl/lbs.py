@@ -9,11 +9,14 @@ The recipe, as in the original ``batch_smpl.py``:
 4. pose blend:    v_posed = v_shaped + blend_shapes(pose_feature(R), posedirs)
 5. kinematics:    posed joints and skinning transforms = batch_rigid_transform(R, J, parents)
 6. skinning:      vertices = skin_vertices(v_posed, transforms, weights)
+
+Where only the regressed joints are needed, :func:`joint_space_terms` contracts the model onto
+them once and :func:`regressed_joints` gives the same joints without forming any vertex.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -293,3 +296,110 @@ def lbs(
     posed_joints, transforms = batch_rigid_transform(rotmats, rest_joints, parents)
     vertices = skin_vertices(v_posed, transforms, lbs_weights)
     return vertices, posed_joints, rotmats
+
+
+# ----------------------------------------------------------------------------------------------
+# Joints without the mesh
+#
+# The extra regressor Q (K, V) reads the skinned vertices linearly and skinning is linear in the
+# posed rest vertices, so with [Rot_b | t_b] the skinning transform A_b of bone b:
+#
+#   joint_k = sum_v Q_kv sum_b W_vb (Rot_b v_posed_v + t_b)
+#           = sum_b (Rot_b P_kb + C_kb t_b),
+#   P_kb = sum_v Q_kv W_vb v_posed_v,    C_kb = sum_v Q_kv W_vb,
+#
+# and P_kb is linear in (1, betas, pose feature) with coefficients sum_v Q_kv W_vb
+# [v_template | shapedirs | posedirs]_v, formed once per model. Only the (joint k, bone b) pairs
+# with a vertex read by joint k and skinned to bone b contribute (60 of 25 x 24 for the stand-in),
+# so a body costs O(pairs x 218) instead of O(V x 218). The rest skeleton likewise comes
+# straight from betas through J_regressor v_template and J_regressor shapedirs.
+
+
+def regressor_support(regressor: np.ndarray) -> np.ndarray:
+    """Indices of the vertices a (K, V) regressor reads (columns with a nonzero entry).
+
+    Returns:
+        (S,) int64, ascending.
+    """
+    return np.flatnonzero(np.any(np.asarray(regressor) != 0, axis=0))
+
+
+def joint_space_terms(
+    v_template: np.ndarray,
+    shapedirs: np.ndarray,
+    posedirs: np.ndarray,
+    j_regressor: np.ndarray,
+    lbs_weights: np.ndarray,
+    joint_regressor: np.ndarray | None,
+) -> dict[str, np.ndarray]:
+    """The model contracted onto its joints, for :func:`regressed_joints` (float64 NumPy).
+
+    Args:
+        v_template, shapedirs, posedirs, j_regressor, lbs_weights: as for :func:`lbs`.
+        joint_regressor: (K, V) extra regressor, or None (then there are no pairs).
+    Returns:
+        dict of ``rest_template`` (J, 3) = J_regressor v_template, ``rest_shapedirs``
+        (J, 3, 10) = J_regressor shapedirs, and for the P (joint k, bone b) pairs:
+        ``pair_bone`` (P,) int32 b, ``pair_select`` (K, P) one-hot of k, ``pair_dirs``
+        (P, 3, 1 + 10 + 207) = sum_v Q_kv W_vb [v_template | shapedirs | posedirs]_v and
+        ``pair_weight`` (P,) = C_kb.
+    """
+    v_template, shapedirs, posedirs, j_regressor, lbs_weights = (
+        np.asarray(a, np.float64)
+        for a in (v_template, shapedirs, posedirs, j_regressor, lbs_weights)
+    )
+    terms = {
+        "rest_template": j_regressor @ v_template,
+        "rest_shapedirs": np.einsum("jv,vcs->jcs", j_regressor, shapedirs),
+    }
+    num_coeffs = 1 + shapedirs.shape[-1] + posedirs.shape[-1]
+    if joint_regressor is None:
+        joint_regressor = np.zeros((0, v_template.shape[0]))
+    joint_regressor = np.asarray(joint_regressor, np.float64)
+    support = regressor_support(joint_regressor)
+    reg, weights = joint_regressor[:, support], lbs_weights[support]  # (K, S), (S, J)
+    pair_joint, pair_bone = np.nonzero((reg != 0).astype(np.int64) @ (weights != 0))
+    mix = reg[pair_joint] * weights[:, pair_bone].T  # (P, S): Q_kv W_vb
+    dirs = np.concatenate(
+        [v_template[support, :, None], shapedirs[support], posedirs[support]], axis=-1
+    )  # (S, 3, num_coeffs)
+    terms["pair_bone"] = pair_bone.astype(np.int32)
+    terms["pair_select"] = (np.arange(len(reg))[:, None] == pair_joint[None]).astype(np.float64)
+    terms["pair_dirs"] = (mix @ dirs.reshape(len(support), 3 * num_coeffs)).reshape(
+        -1, 3, num_coeffs
+    )
+    terms["pair_weight"] = mix.sum(axis=1)
+    return terms
+
+
+def regressed_joints(
+    betas: tf.Tensor,
+    thetas: tf.Tensor,
+    terms: Mapping[str, tf.Tensor | np.ndarray],
+    parents: Sequence[int],
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The body model's regressed joints without its vertices: equals :func:`lbs` followed by
+    ``vertices2joints(joint_regressor, .)`` up to round-off (see the comment above).
+
+    Args:
+        betas: (N, 10); thetas: (N, 3 J).
+        terms: :func:`joint_space_terms` of the model, the float arrays as tensors of the
+            inputs' dtype (``pair_bone`` may stay NumPy).
+        parents: J parent indices.
+    Returns:
+        joints (N, K, 3) (K = 0 without an extra regressor), posed skeleton joints (N, J, 3),
+        rotation matrices (N, J, 3, 3).
+    """
+    num_bones = len(parents)
+    rest = terms["rest_template"][None] + blend_shapes(betas, terms["rest_shapedirs"])
+    rotmats = tf.reshape(batch_rodrigues(tf.reshape(thetas, (-1, 3))), (-1, num_bones, 3, 3))
+    posed_joints, transforms = batch_rigid_transform(rotmats, rest, parents)
+    select = terms["pair_select"]  # (K, P)
+    if select.shape[1] == 0:
+        return tf.zeros_like(posed_joints[:, : select.shape[0]]), posed_joints, rotmats
+    coeffs = tf.concat([tf.ones_like(betas[:, :1]), betas, pose_feature(rotmats)], axis=-1)
+    blended = blend_shapes(coeffs, terms["pair_dirs"])  # (N, P, 3): P_kb
+    bone = tf.gather(transforms, terms["pair_bone"], axis=1)  # (N, P, 4, 4): A_b
+    rotated = tf.reduce_sum(bone[..., :3, :3] * blended[:, :, None, :], axis=-1)
+    per_pair = rotated + terms["pair_weight"][:, None] * bone[..., :3, 3]  # (N, P, 3)
+    return tf.einsum("kp,npc->nkc", select, per_pair), posed_joints, rotmats

@@ -251,7 +251,8 @@ class Trainer:
     # the step
 
     def _body_fn(self, theta: tf.Tensor) -> dict[str, tf.Tensor]:
-        return theta_to_body(self.smpl, theta)
+        # the losses and summaries read joints, kp2d and rotmats only: skip the mesh
+        return theta_to_body(self.smpl, theta, with_vertices=False)
 
     def _forward(self, batch: Mapping[str, tf.Tensor]) -> tuple[dict[str, Ratio], dict]:
         """One replica's forward pass.

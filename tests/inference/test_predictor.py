@@ -142,6 +142,17 @@ def test_outputs_have_the_documented_keys_and_shapes(model, smpl):
     assert all(v.dtype == np.float32 for v in out.values())
 
 
+def test_without_verts_the_body_outputs_equal_those_with_verts(model, smpl):
+    """with_verts=False runs the joints-only body model: no verts, the same everything else."""
+    phi = random_phi(11, seed=12)
+    fast = Predictor(model, smpl, batch_size=2).predict_phi(phi)
+    full = Predictor(model, smpl, batch_size=2, with_verts=True).predict_phi(phi)
+    assert set(full) - set(fast) == {"verts", "verts_delta"}
+    for key, value in fast.items():
+        np.testing.assert_allclose(value, full[key], atol=1e-5, err_msg=key)
+    assert np.abs(fast["joints"] - fast["joints"].mean(axis=0)).max() > 1e-3
+
+
 def test_body_outputs_follow_smpl_and_deltas_use_the_present_camera(predictor, smpl):
     out = predictor.predict_phi(random_phi(11, seed=8))
     theta = out["theta"].astype(np.float64)
