@@ -56,6 +56,7 @@ import tensorflow as tf
 
 from src import constants, paths
 from src.checkpoints import weights_dir
+from src.inference.predictor import BODY_KEYS, VERTS_KEY
 from src.networks.config import ModelConfig
 from src.networks.hmmr import HMMR
 from src.networks.outputs import theta_to_body
@@ -75,15 +76,8 @@ SERVE_TAG = "serve"
 DEFAULT_WEIGHTS_DIR = paths.HMMR_WEIGHTS_DIR  # `python -m src.convert ... --out models/hmmr_tf2`
 DEFAULT_SEED = 0
 
-# theta_to_body key -> output key (the original's names)
-BODY_OUTPUTS: dict[str, str] = {
-    "cam": "cams",
-    "rotmats": "poses",
-    "shape": "shapes",
-    "joints": "joints",
-    "kp2d": "kps",
-}
-VERTS_OUTPUT = ("vertices", "verts")
+BODY_OUTPUTS = BODY_KEYS  # theta_to_body key -> output key (the original's names)
+VERTS_OUTPUT = VERTS_KEY
 
 
 # ------------------------------------------------------------------------------------------------
@@ -204,10 +198,10 @@ def body_outputs(
     Returns:
         dict of (*L, ...) and (*L, P, ...) tensors (see the module docstring).
     """
-    present = theta_to_body(smpl, theta)
+    present = theta_to_body(smpl, theta, with_vertices=with_verts)
     cam_shape = tf.concat([tf.shape(theta_delta)[:-1], [constants.NUM_CAM]], axis=0)
     cam = tf.broadcast_to(present["cam"][..., tf.newaxis, :], cam_shape)  # (*L, P, 3)
-    delta = theta_to_body(smpl, theta_delta, cam=cam)
+    delta = theta_to_body(smpl, theta_delta, cam=cam, with_vertices=with_verts)
     keys = dict(BODY_OUTPUTS)
     if with_verts:
         keys[VERTS_OUTPUT[0]] = VERTS_OUTPUT[1]

@@ -57,15 +57,15 @@ PRED_MODES: tuple[str, ...] = ("pred", "hal", "const")
 DEFAULT_BATCH_SIZE = 8  # windows per forward pass, as the original's eval/demo
 UINT8_MAX = 255.0
 
-# theta_to_body key -> per-frame output key (the original's names)
-_BODY_KEYS: dict[str, str] = {
+# theta_to_body key -> per-frame output key (the original's names); the export uses them too
+BODY_KEYS: dict[str, str] = {
     "cam": "cams",
     "joints": "joints",
     "kp2d": "kps",
     "rotmats": "poses",
     "shape": "shapes",
 }
-_VERTS_KEY = ("vertices", "verts")
+VERTS_KEY = ("vertices", "verts")
 
 
 def window_margin(model: HMMR) -> int:
@@ -209,9 +209,9 @@ class Predictor:
     def _body(self, theta: tf.Tensor, cam: tf.Tensor | None) -> dict[str, tf.Tensor]:
         """theta ``(M, 85)`` -> per-frame outputs under the original's keys."""
         body = theta_to_body(self.smpl, theta, cam=cam, with_vertices=self.with_verts)
-        out = {dst: body[src] for src, dst in _BODY_KEYS.items()}
+        out = {dst: body[src] for src, dst in BODY_KEYS.items()}
         if self.with_verts:
-            out[_VERTS_KEY[1]] = body[_VERTS_KEY[0]]
+            out[VERTS_KEY[1]] = body[VERTS_KEY[0]]
         return out
 
     def _forward_windows(self, windows: tf.Tensor) -> dict[str, tf.Tensor]:
