@@ -16,6 +16,8 @@ from pathlib import Path
 
 from absl import app, flags, logging
 
+from src import paths
+from src.smpl.resolve import resolve_body_model
 from src.training import flags as train_flags
 
 FLAGS = train_flags.define_flags()
@@ -115,9 +117,11 @@ def train_from_flags(fv: flags.FlagValues):
     dist = strategy.make_strategy(fv.strategy)
     chief = strategy.is_chief(dist)
     keras.utils.set_random_seed(fv.seed)
-    smpl_path, mean_path = tr.resolve_body_model(
-        fv.smpl_model_path, train_flags.DEFAULT_SMPL_MODEL_PATH, train_flags.STANDIN_SMPL
-    )
+    body = resolve_body_model(fv.smpl_model_path)
+    smpl_path, mean_path = body.path, body.mean_params
+    if mean_path is None and not body.standin:
+        logging.warning("no %s beside %s: mean theta starts from zero pose and shape",
+                        paths.MEAN_PARAMS_FILENAME, smpl_path)
     data_dir = _ensure_data(fv, smpl_path)
     pretrained = tr.resolve_pretrained_paths(
         fv.pretrained_model_path, fv["pretrained_model_path"].present

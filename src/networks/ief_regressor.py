@@ -17,12 +17,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from src import constants
+from src import constants, paths
 
 LAST_FC_INIT_SCALE = 0.01
 INITIAL_CAMERA = (0.9, 0.0, 0.0)  # [s, tx, ty]
 INITIAL_ROOT_ORIENT = (math.pi, 0.0, 0.0)  # 180 deg about x: SMPL y-up -> image y-down
-MEAN_PARAMS_FILENAME = "neutral_smpl_meanwjoints.h5"
+MEAN_PARAMS_FILENAME = paths.MEAN_PARAMS_FILENAME
 
 
 def read_mean_params(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

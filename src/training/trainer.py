@@ -53,7 +53,7 @@ from src.losses.weights import LossWeights
 from src.networks.config import ModelConfig
 from src.networks.discriminator import PoseDiscriminator
 from src.networks.hmmr import HMMR
-from src.networks.ief_regressor import MEAN_PARAMS_FILENAME, initial_mean_theta
+from src.networks.ief_regressor import initial_mean_theta
 from src.networks.outputs import theta_to_body
 
 ADAM_BETA_1 = 0.9
@@ -438,37 +438,6 @@ def resolve_pretrained_paths(paths: Sequence[str], explicit: bool) -> list[str]:
             path,
         )
     return found
-
-
-def resolve_body_model(path: str, default_path: str, standin_name: str) -> tuple[Path, Path | None]:
-    """Body-model file and mean-parameter file for ``--smpl_model_path``.
-
-    ``standin_name`` selects the generated stand-in; the DEFAULT path, when absent, falls back to
-    it with a loud warning; any other missing path is an error.
-
-    Returns:
-        ``(model_path, mean_params_path or None)``.
-    """
-    from src.smpl.standin import default_standin_path
-
-    if path == standin_name:
-        return default_standin_path(), None
-    model_path = Path(path)
-    if not model_path.is_file():
-        if path != default_path:
-            raise FileNotFoundError(f"--smpl_model_path: {model_path} not found")
-        logging.warning(
-            "!!! %s not found: using the GENERATED STAND-IN body model instead of SMPL. It is "
-            "not SMPL; results say nothing about accuracy with the real model. Put the SMPL file "
-            "there (see the README) to train for real.",
-            model_path,
-        )
-        return default_standin_path(), None
-    mean_path = model_path.parent / MEAN_PARAMS_FILENAME
-    if not mean_path.is_file():
-        logging.warning("%s not found: mean theta starts from zero pose and shape", mean_path)
-        return model_path, None
-    return model_path, mean_path
 
 
 class StepTimer:

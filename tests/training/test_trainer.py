@@ -166,24 +166,13 @@ def test_missing_default_pretrained_path_is_skipped_explicit_one_fails(tmp_path)
         tr.resolve_pretrained_paths([missing], explicit=False)
 
 
-def test_body_model_falls_back_to_the_standin_only_for_the_default(tmp_path, small_standin):
-    from src.smpl.standin import default_standin_path
-
-    default = str(tmp_path / "neutral_smpl.pkl")
-    assert tr.resolve_body_model(default, default, "standin") == (default_standin_path(), None)
-    assert tr.resolve_body_model("standin", default, "standin") == (default_standin_path(), None)
-    with pytest.raises(FileNotFoundError, match="other.pkl"):
-        tr.resolve_body_model(str(tmp_path / "other.pkl"), default, "standin")
-    model, mean = tr.resolve_body_model(small_standin, default, "standin")
-    assert str(model) == small_standin and mean is None
-
-
 def test_mean_params_next_to_the_body_model_set_the_initial_theta(small_standin, tmp_path):
     import shutil
 
     import h5py
 
     from src.networks.ief_regressor import MEAN_PARAMS_FILENAME, initial_mean_theta
+    from src.smpl.resolve import resolve_body_model
 
     body = tmp_path / "body.pkl"
     shutil.copy(small_standin, body)
@@ -191,7 +180,8 @@ def test_mean_params_next_to_the_body_model_set_the_initial_theta(small_standin,
     pose, shape = rng.normal(size=72), rng.normal(size=10)
     with h5py.File(tmp_path / MEAN_PARAMS_FILENAME, "w") as f:
         f["pose"], f["shape"] = pose, shape
-    model_path, mean_path = tr.resolve_body_model(str(body), "default", "standin")
+    choice = resolve_body_model(str(body))
+    model_path, mean_path = choice.path, choice.mean_params
     trainer = tr.Trainer(
         tf.distribute.OneDeviceStrategy("/cpu:0"),
         ModelConfig(**TINY_MODEL),
