@@ -49,7 +49,29 @@ class VideoInfo:
         return self.width, self.height
 
 
-class VideoReader:
+class _FrameSource:
+    """What both readers share: ``info`` and its shortcuts."""
+
+    info: VideoInfo
+
+    @property
+    def fps(self) -> float:
+        return self.info.fps
+
+    @property
+    def num_frames(self) -> int:
+        return self.info.num_frames
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.info.size
+
+    def __len__(self) -> int:
+        return self.info.num_frames
+
+
+class VideoReader(_FrameSource):
     """Streaming reader for any video file OpenCV can decode.
 
     Example:
@@ -86,22 +108,6 @@ class VideoReader:
             height=first.shape[0],
         )
 
-    @property
-    def fps(self) -> float:
-        return self.info.fps
-
-    @property
-    def num_frames(self) -> int:
-        return self.info.num_frames
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """``(width, height)``."""
-        return self.info.size
-
-    def __len__(self) -> int:
-        return self.info.num_frames
-
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield the frames once, in order, as ``(H, W, 3)`` uint8 RGB."""
         if self._first is None:
@@ -129,7 +135,7 @@ def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-class FrameFolderReader:
+class FrameFolderReader(_FrameSource):
     """Streaming reader for a folder of images (one per frame, natural name order).
 
     Args:
@@ -158,21 +164,6 @@ class FrameFolderReader:
             width=first.shape[1],
             height=first.shape[0],
         )
-
-    @property
-    def fps(self) -> float:
-        return self.info.fps
-
-    @property
-    def num_frames(self) -> int:
-        return self.info.num_frames
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.info.size
-
-    def __len__(self) -> int:
-        return self.info.num_frames
 
     def __iter__(self) -> Iterator[np.ndarray]:
         for path in self.files:
