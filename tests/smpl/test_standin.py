@@ -98,7 +98,7 @@ def test_proportions_are_human(params):
     v = params["v_template"]
     height = v[:, 1].max() - v[:, 1].min()
     arm_span = v[:, 0].max() - v[:, 0].min()
-    assert 1.6 < height < 1.8
+    assert height == pytest.approx(1.7, abs=0.1)  # metres
     assert 0.9 * height < arm_span < 1.1 * height  # T-pose: span about the height
     assert v[:, 2].max() - v[:, 2].min() < 0.4  # thin front to back
 
