@@ -435,15 +435,7 @@ def convert_hmr(
     """
     resnet = build_resnet_v2_50(img_size=config.img_size)
     groups = {weights_dir.RESNET_PART: (resnet, resnet_weight_map(resnet))}
-    ief = IEFRegressor(
-        feature_dim=config.phi_dim,
-        output_dim=constants.THETA_DIM,
-        hidden=config.ief_hidden,
-        num_stages=config.num_ief_stages,
-        dropout_rate=config.dropout_rate,
-        learn_mean=True,
-        name="ief_regressor",
-    )
+    ief = IEFRegressor.present_from_config(config)
     ief.build()
     ief_rows = ief_weight_map(ief, scope="") + [WeightMapping(MEAN_PARAM, ief.mean_theta)]
     if with_regressor:

@@ -67,15 +67,7 @@ class HMMR(keras.Model):
         self.hallucinator = Hallucinator(
             phi_dim=config.phi_dim, hidden=config.hallucinator_hidden, name="hallucinator"
         )
-        self.ief_regressor = IEFRegressor(
-            feature_dim=config.phi_dim,
-            output_dim=constants.THETA_DIM,
-            hidden=config.ief_hidden,
-            num_stages=config.num_ief_stages,
-            dropout_rate=config.dropout_rate,
-            learn_mean=True,
-            name="ief_regressor",
-        )
+        self.ief_regressor = IEFRegressor.present_from_config(config)
         self.delta_predictors = [
             DeltaPredictor(
                 dt,

@@ -138,6 +138,21 @@ class IEFRegressor(keras.layers.Layer):
         )
         self.mean_theta = None
 
+    @classmethod
+    def present_from_config(cls, config, **kwargs) -> IEFRegressor:
+        """The present-frame regressor (85 outputs, learned mean theta) of a
+        :class:`~src.networks.config.ModelConfig`."""
+        kwargs.setdefault("name", "ief_regressor")
+        return cls(
+            feature_dim=config.phi_dim,
+            output_dim=constants.THETA_DIM,
+            hidden=config.ief_hidden,
+            num_stages=config.num_ief_stages,
+            dropout_rate=config.dropout_rate,
+            learn_mean=True,
+            **kwargs,
+        )
+
     def build(self, input_shape=None) -> None:
         """Args: input_shape (N, D) of the feature."""
         self.fc1.build((None, self.feature_dim + self.output_dim))
