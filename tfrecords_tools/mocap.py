@@ -2,7 +2,9 @@
 
 Reads every ``*.pkl`` (MoSh / CMU / jointLim as released with HMR: ``poses`` (N, 72), ``betas``
 (10,)) and ``*.npz`` (AMASS: ``poses`` (N, 156) SMPL-H or (N, 72), ``betas`` (16,) or (10,))
-under ``--data_directory/--dataset_name`` (or ``--data_directory`` itself), drops every file
+and ``*.bvh`` / ``*.bvh.gz`` (motion capture, e.g. the CMU BVH releases: retargeted onto the body
+model with ``src.motion``, at ``--bvh_fps``, betas zeros) under
+``--data_directory/--dataset_name`` (or ``--data_directory`` itself), drops every file
 whose path has an ``S9`` or ``S11`` component (the Human3.6M test subjects), shuffles all frames
 together and writes ``<output_directory>/mocap_neutrMosh/neutrSMPL_<name>_000.tfrecord``, ...
 with ``--num_shards`` (10,000) examples each, every example ``pose`` (72 floats) + ``shape``
@@ -21,6 +23,7 @@ length x 72 floats, frame-major) to ``<output>/temporal/``, where the trainer do
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,6 +35,7 @@ from tqdm import tqdm
 from src.constants import NUM_POSE, NUM_SHAPE
 from src.data import schema
 from src.data.mocap import MOCAP_DIR, MOCAP_FILE_PREFIX
+from src.motion.retarget import DEFAULT_FPS, load_rest_joints, retarget_file
 from tfrecords_tools import common
 from tfrecords_tools.common import log
 
@@ -42,6 +46,7 @@ NUM_BODY_POSE = 66  # 22 body joints of SMPL-H / SMPL-X (root included)
 SMPLH_POSE_SIZES = (156, 165)  # SMPL-H (52 joints), SMPL-X (55 joints)
 AMASS_SHAPE_FILE = "shape.npz"  # AMASS per-subject file holding betas only
 TEMPORAL_DIR = "temporal"
+BVH_SUFFIXES = (".bvh", ".bvh.gz")
 
 EPILOG = """\
 examples:
@@ -51,6 +56,9 @@ examples:
   # AMASS (any sub-collection of *_poses.npz files); train with --mocap_datasets AMASS
   python -m tfrecords_tools.mocap --data_directory AMASS_DIR --output_directory TF_ROOT \\
       --dataset_name AMASS
+  # a folder of BVH files (e.g. CMU's, with MANIFEST.tsv beside them), retargeted at 30 fps
+  python -m tfrecords_tools.mocap --data_directory BVH_DIR --output_directory TF_ROOT \\
+      --dataset_name CMU_BVH
 """
 
 
@@ -71,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"--temporal: frames per sequence (default {TEMPORAL_LENGTH})")
     parser.add_argument("--max_subsample_rate", type=int, default=1,
                         help="--temporal: frame step drawn from 1..this per sequence (default 1)")
+    parser.add_argument("--bvh_fps", type=float, default=DEFAULT_FPS,
+                        help=f"BVH input: frame rate to retarget at (default {DEFAULT_FPS:g})")
+    parser.add_argument("--smpl_model_path", default=None,
+                        help="BVH input: body model whose skeleton the motion is retargeted "
+                             "onto (default: SMPL if present, else the generated stand-in)")
     return parser
 
 
@@ -93,18 +106,23 @@ def is_excluded(path: Path, root: Path, excluded: Sequence[str]) -> bool:
     return any(p.match(part) for part in parts for p in patterns)
 
 
+def is_bvh(path: Path) -> bool:
+    return path.name.endswith(BVH_SUFFIXES)
+
+
 def find_mocap_files(root: Path, excluded: Sequence[str]) -> list[Path]:
-    """Sorted ``*.pkl`` / ``*.npz`` below ``root`` minus the excluded subjects and AMASS's
-    betas-only ``shape.npz``."""
+    """Sorted ``*.pkl`` / ``*.npz`` / ``*.bvh`` / ``*.bvh.gz`` below ``root`` minus the excluded
+    subjects and AMASS's betas-only ``shape.npz``."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: mocap folder not found")
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".pkl", ".npz") and p.is_file())
+    files = sorted(p for p in root.rglob("*")
+                   if (p.suffix in (".pkl", ".npz") or is_bvh(p)) and p.is_file())
     kept = [p for p in files if p.name != AMASS_SHAPE_FILE and not is_excluded(p, root, excluded)]
     log.info("%s: %d mocap file(s), %d excluded (%s)", root, len(kept),
              len(files) - len(kept), ",".join(excluded))
     if not kept:
         raise ValueError(f"{root}: expected mocap *.pkl or *.npz files (with 'poses' and "
-                         "'betas'), found none")
+                         "'betas') or *.bvh / *.bvh.gz files, found none")
     return kept
 
 
@@ -122,8 +140,24 @@ def body_pose72(poses: np.ndarray, path: Path) -> np.ndarray:
                      f"{NUM_POSE} (SMPL) or {' / '.join(map(str, SMPLH_POSE_SIZES))} (SMPL-H/X)")
 
 
-def read_mocap_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """``(poses (N, 72), shapes (N, 10))`` float32 of one MoSh pkl or AMASS npz."""
+@functools.lru_cache(maxsize=4)
+def _body_rest(smpl_model_path: str | None) -> np.ndarray:
+    return load_rest_joints(smpl_model_path)
+
+
+def read_bvh_file(path: Path, fps: float, smpl_model_path: str | None) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """``(poses (N, 72), shapes (N, 10) zeros)`` float32 of one BVH clip, retargeted."""
+    clip = retarget_file(path, fps=fps, body_rest=_body_rest(smpl_model_path))
+    poses = clip["poses"]
+    return poses, np.zeros((len(poses), NUM_SHAPE), np.float32)
+
+
+def read_mocap_file(path: Path, bvh_fps: float = DEFAULT_FPS,
+                    smpl_model_path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(poses (N, 72), shapes (N, 10))`` float32 of one MoSh pkl, AMASS npz or BVH clip."""
+    if is_bvh(path):
+        return read_bvh_file(path, bvh_fps, smpl_model_path)
     if path.suffix == ".npz":
         try:
             with np.load(path, allow_pickle=False) as npz:
@@ -147,11 +181,12 @@ def read_mocap_file(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return poses.astype(np.float32), shapes.astype(np.float32)
 
 
-def read_all(files: Sequence[Path], progress: bool) -> tuple[np.ndarray, np.ndarray]:
+def read_all(files: Sequence[Path], progress: bool, bvh_fps: float = DEFAULT_FPS,
+             smpl_model_path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """All frames of all files, in file order: ``(M, 72)``, ``(M, 10)`` float32."""
     poses, shapes = [], []
     for path in tqdm(files, desc="reading mocap", unit="file", disable=not progress):
-        p, s = read_mocap_file(path)
+        p, s = read_mocap_file(path, bvh_fps, smpl_model_path)
         poses.append(p)
         shapes.append(s)
     return np.concatenate(poses), np.concatenate(shapes)
@@ -218,7 +253,7 @@ def convert(args: argparse.Namespace) -> None:
             raise ValueError("--length and --max_subsample_rate must be >= 1")
         log.warning("--temporal: writing pose-only sequences to %s; the trainer needs the "
                     "default pose+shape records", out_dir / TEMPORAL_DIR)
-        per_file = (read_mocap_file(p)[0] for p in files)
+        per_file = (read_mocap_file(p, args.bvh_fps, args.smpl_model_path)[0] for p in files)
         windows = temporal_windows(per_file, args.length, args.max_subsample_rate, rng)
         if not windows:
             raise ValueError(f"{root}: no file has {args.length} frames for --temporal")
@@ -227,7 +262,7 @@ def convert(args: argparse.Namespace) -> None:
                            lambda s: windows[s])
         common.write_files(tasks, build_temporal_file, args, f"{name} (temporal)")
         return
-    poses, shapes = read_all(files, args.progress)
+    poses, shapes = read_all(files, args.progress, args.bvh_fps, args.smpl_model_path)
     order = rng.permutation(len(poses))
     poses, shapes = poses[order], shapes[order]
     tasks = file_tasks(out_dir, name, poses, args.num_shards, lambda s: (poses[s], shapes[s]))

@@ -129,3 +129,32 @@ def test_wrong_pose_width_is_refused(tmp_path):
     write_py2_pickle(root / "a.pkl", {"poses": np.zeros((3, 70)), "betas": np.zeros(10)})
     with pytest.raises(ValueError, match=r"a\.pkl.*70 values per frame"):
         mocap.read_mocap_file(root / "a.pkl")
+
+
+def test_bvh_files_beside_mosh_pickles_are_retargeted_with_zero_betas(tmp_path, mosh_dir):
+    from scipy.spatial.transform import Rotation
+
+    from src.motion.retarget import load_rest_joints
+    from tests.motion.test_retarget import _smpl_tree_clip
+
+    root, _ = mosh_dir
+    clip_dir = root / "neutrSMPL_CMU" / "bvh"
+    clip_dir.mkdir()
+    bvh_path, local, _, _ = _smpl_tree_clip(clip_dir, load_rest_joints("standin"), n=6,
+                                            frame_time=1 / 60)
+    bvh_path.rename(clip_dir / "99_01.bvh")
+    out = tmp_path / "tf"
+    assert mocap.main(["--data_directory", str(root), "--output_directory", str(out),
+                       "--dataset_name", "neutrSMPL_CMU", "--smpl_model_path", "standin",
+                       "--noprogress"]) == 0
+    rows = [schema.parse_mocap_np(r) for f in mocap_files(out, ["CMU"]) for r in _records(f)]
+    assert len(rows) == 7 + 6 + 3 + 3  # three MoSh files + 6 BVH frames at 60 -> 30 fps
+    bvh_rows = [r for r in rows if not np.any(r["shape"])]
+    assert len(bvh_rows) == 3
+    # the records hold the known local rotations of frames 0, 2, 4 (60 -> 30 fps)
+    got = np.stack([r["pose"] for r in bvh_rows]).reshape(3, 24, 3)
+    want = np.stack([local[j].as_rotvec()[::2] for j in range(24)], axis=1)
+    for g in got:
+        diffs = [np.degrees((Rotation.from_rotvec(g) * Rotation.from_rotvec(w).inv())
+                            .magnitude()).max() for w in want]
+        assert min(diffs) < 0.01
