@@ -27,10 +27,14 @@ EXIT_INTERRUPTED = 130
 def auto_run_name(fv: flags.FlagValues, now: datetime.datetime | None = None) -> str:
     """The run directory's name, like the original's: model, deltas, hallucination, batch,
     data, weights, init and date, e.g. ``AZ_FC2GN_L3_D-5.5_hal-preds_B8_T20_h36m-penn_action-
-    insta_variety_const1_shape1_from-hmr_noS5_Jan02_1504``."""
+    insta_variety_const1_shape1_from-hmr_noS5_Jan02_1504`` (``HMR_only_...`` for the per-frame
+    ablation ``--use_hmr_only``)."""
     now = now or datetime.datetime.now()
-    parts = [f"{fv.temporal_encoder_type}_L{fv.num_conv_layers}"]
-    if fv.predict_delta:
+    if fv.use_hmr_only:  # per-frame HMR: no temporal encoder, no temporal past/future
+        parts = ["HMR_only"]
+    else:
+        parts = [f"{fv.temporal_encoder_type}_L{fv.num_conv_layers}"]
+    if fv.predict_delta and not fv.use_hmr_only:
         parts.append("D" + ".".join(str(v) for v in train_flags.delta_t_values(fv)))
     if fv.do_hallucinate:
         parts.append("hal-preds" if fv.do_hallucinate_preds else "hal")
@@ -82,17 +86,20 @@ def _check_checkpoint_cadence(fv: flags.FlagValues) -> None:
 
 
 def _ensure_data(fv: flags.FlagValues, smpl_path: Path) -> str:
-    """The data directory, generated for the quick config (with the run's body model); fails
-    early when it has no records for the chosen datasets."""
-    from src.data.pipeline import split_balanced_files
+    """The data directory, generated for the quick config (with the run's body model and
+    ``--phi_dim``); fails early when it has no records for the chosen datasets, or when the
+    first record of a dataset holds phi of another width than ``--phi_dim``."""
+    from src.data.pipeline import check_phi_width, dataset_files, split_balanced_files
     from src.training import make_quick_data
 
     if not fv.data_dir:
         raise ValueError("--data_dir is required (the TFRecord root)")
     if fv.make_quick_data and not make_quick_data.has_records(fv.data_dir):
         logging.info("generating the quick synthetic data set into %s", fv.data_dir)
-        make_quick_data.make_quick_data(fv.data_dir, smpl_model_path=smpl_path)
-    split_balanced_files(fv.data_dir, fv.datasets)
+        make_quick_data.make_quick_data(fv.data_dir, smpl_model_path=smpl_path, phi_dim=fv.phi_dim)
+    split_balanced_files(fv.data_dir, fv.datasets, three_d_datasets=fv.three_d_datasets)
+    firsts = [files[0] for files in (dataset_files(fv.data_dir, d) for d in fv.datasets) if files]
+    check_phi_width(firsts, fv.phi_dim)
     return fv.data_dir
 
 
@@ -120,8 +127,11 @@ def train_from_flags(fv: flags.FlagValues):
     body = resolve_body_model(fv.smpl_model_path)
     smpl_path, mean_path = body.path, body.mean_params
     if mean_path is None and not body.standin:
-        logging.warning("no %s beside %s: mean theta starts from zero pose and shape",
-                        paths.MEAN_PARAMS_FILENAME, smpl_path)
+        logging.warning(
+            "no %s beside %s: mean theta starts from zero pose and shape",
+            paths.MEAN_PARAMS_FILENAME,
+            smpl_path,
+        )
     data_dir = _ensure_data(fv, smpl_path)
     pretrained = tr.resolve_pretrained_paths(
         fv.pretrained_model_path, fv["pretrained_model_path"].present
@@ -156,9 +166,11 @@ def train_from_flags(fv: flags.FlagValues):
             skip_corrupt=fv.skip_corrupt,
             mocap_batch_size=trainer.mocap_batch_size or None,
             mocap_datasets=fv.mocap_datasets,
+            three_d_datasets=fv.three_d_datasets,
             seed=fv.seed,
             stats=stats,
             input_context=ctx,
+            phi_dim=fv.phi_dim,
         )
 
     iterator = trainer.make_iterator(dataset_fn)

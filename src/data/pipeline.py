@@ -9,14 +9,18 @@ queue's capacity ``32 + 14 B``, optional JPEG decoding, ``batch(drop_remainder)`
 matching mocap batch (§5.5) and prefetch.
 
 Elements (B = per-replica batch):
-    ``phi`` (B, T, 2048), ``kp2d`` (B, T, 25, 3) normalised [-1, 1], invisible rows zero,
+    ``phi`` (B, T, D) (D = ``phi_dim``, 2048 for ResNet-50 v2 features; records of another
+    width fail with both widths named), ``kp2d`` (B, T, 25, 3) normalised [-1, 1], invisible rows
+    zero,
     ``pose`` (B, T, 72), ``shape`` (B, 10), ``joints3d`` (B, T, 14, 3), ``has_3d_joints`` (B,),
     ``has_smpl`` (B,) float32; optional ``images`` (B, T, 224, 224, 3) in [-1, 1];
     optional ``mocap_pose`` (M, 72), ``mocap_shape`` (M, 10).
 
 Damaged inputs never hang: truncated or non-TFRecord files are refused by name when the dataset
 is built; damaged records and malformed tracks fail with the file name while reading, or are
-skipped and counted in a :class:`~src.data.tfrecord_lib.ReadStats` with ``skip_corrupt``.
+skipped and counted in a :class:`~src.data.tfrecord_lib.ReadStats` with ``skip_corrupt``; a phi
+width other than ``phi_dim`` is a setting error and always fails (:func:`check_phi_width` checks it
+before training starts).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from src.constants import IMG_SIZE, SEQUENCE_LENGTH
+from src.constants import IMG_SIZE, PHI_DIM, SEQUENCE_LENGTH
 from src.data import schema
 from src.data.mocap import DEFAULT_MOCAP_DATASETS, MOCAP_SHUFFLE_BUFFER, make_mocap_dataset
 from src.data.tfrecord_lib import ReadStats, checked_record_dataset
@@ -53,7 +57,10 @@ def dataset_files(data_dir: str | os.PathLike, dataset: str, split: str = "train
 
 
 def split_balanced_files(
-    data_dir: str | os.PathLike, datasets: Sequence[str], split: str = "train"
+    data_dir: str | os.PathLike,
+    datasets: Sequence[str],
+    split: str = "train",
+    three_d_datasets: Sequence[str] = THREE_D_DATASETS,
 ) -> tuple[list[str], list[str]]:
     """The file lists of the 2D side and the 3D side.
 
@@ -62,8 +69,9 @@ def split_balanced_files(
     """
     two_d, three_d = [], []
     for name in datasets:
-        (three_d if name in THREE_D_DATASETS else two_d).extend(
-            dataset_files(data_dir, name, split))
+        (three_d if name in three_d_datasets else two_d).extend(
+            dataset_files(data_dir, name, split)
+        )
     if not two_d and not three_d:
         searched = ", ".join(f"{Path(data_dir) / n / split}" for n in datasets)
         raise FileNotFoundError(f"no *.tfrecord files in {searched}")
@@ -110,8 +118,15 @@ def sample_window(
 
 
 def _track_stream(
-    files: Sequence[str], seq_length: int, *, with_images: bool, pad_short: bool,
-    skip_corrupt: bool, stats: ReadStats, seed: int | None,
+    files: Sequence[str],
+    seq_length: int,
+    *,
+    with_images: bool,
+    pad_short: bool,
+    skip_corrupt: bool,
+    stats: ReadStats,
+    seed: int | None,
+    phi_dim: int,
 ) -> tf.data.Dataset:
     """Endless random windows from one side's files (see module docstring)."""
     spec = schema.track_feature_spec(with_phi=True, with_images=with_images)
@@ -119,41 +134,81 @@ def _track_stream(
     def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         return tf.io.parse_single_example(serialized, spec)
 
-    records = checked_record_dataset(files, parse, skip_corrupt=skip_corrupt, stats=stats,
-                                     seed=seed)
-    if skip_corrupt:
+    records = checked_record_dataset(
+        files, parse, skip_corrupt=skip_corrupt, stats=stats, seed=seed
+    )
+    if skip_corrupt:  # skip malformed records, but never a width mismatch (a setting error)
         records = records.filter(lambda path, raw: _keep_valid(path, raw, stats))
-        tracks = records.map(lambda path, raw: schema.decode_track_tf(raw),
-                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
-    else:
-        tracks = records.map(lambda path, raw: schema.track_from_raw(raw, True, path),
-                             num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    tracks = records.map(
+        lambda path, raw: schema.track_from_raw(raw, True, path, phi_dim),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=False,
+    )
     if not pad_short:
         tracks = tracks.filter(lambda track: _long_enough(track, seq_length, stats))
-    windows = tracks.map(lambda track: sample_window(track, seq_length, pad_short),
-                         num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    windows = tracks.map(
+        lambda track: sample_window(track, seq_length, pad_short),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=False,
+    )
     return _repeat_or_fail(windows, files, seq_length)
 
 
 def _keep_valid(path: tf.Tensor, raw: dict[str, tf.Tensor], stats: ReadStats) -> tf.Tensor:
-    ok, reason = schema.validate_track_tf(raw, with_phi=True)
+    ok, reason = schema.validate_track_tf(raw, with_phi=True, phi_dim=None)
     detail = tf.strings.join(["malformed HMMR track record in ", path, ": ", reason])
-    return tf.cond(ok, lambda: tf.constant(True),
-                   lambda: stats.add_tf(MALFORMED_RECORDS, tf.constant(1, tf.int64), detail))
+    return tf.cond(
+        ok,
+        lambda: tf.constant(True),
+        lambda: stats.add_tf(MALFORMED_RECORDS, tf.constant(1, tf.int64), detail),
+    )
 
 
 def _long_enough(track: dict[str, tf.Tensor], seq_length: int, stats: ReadStats) -> tf.Tensor:
     long_enough = track["N"] >= seq_length
-    return tf.cond(long_enough, lambda: tf.constant(True),
-                   lambda: stats.add_tf(SHORT_TRACKS, tf.constant(1, tf.int64), tf.constant("")))
+    return tf.cond(
+        long_enough,
+        lambda: tf.constant(True),
+        lambda: stats.add_tf(SHORT_TRACKS, tf.constant(1, tf.int64), tf.constant("")),
+    )
+
+
+def check_phi_width(files: Sequence[str | os.PathLike], phi_dim: int) -> None:
+    """Fail before training when the first record of any of ``files`` has phi of another width.
+
+    Reads one record per file (give one file per dataset to keep it cheap); files without a
+    readable first record are left to the pipeline's own checks.
+
+    Raises:
+        ValueError: ``<file> (record 0): image/phis holds D floats per frame; the model expects
+            phi_dim (--phi_dim)``, or a record whose phi is not a whole number per frame.
+    """
+    for path in files:
+        source = f"{path} (record 0)"
+        try:
+            first = next(iter(tf.data.TFRecordDataset(str(path)).take(1)), None)
+        except tf.errors.OpError:
+            continue
+        if first is None:
+            continue
+        try:
+            phi = schema.parse_example_np(first.numpy(), source)["phi"]
+        except ValueError as err:
+            if schema.KEY_PHIS in str(err):
+                raise
+            continue  # malformed otherwise: reported (or skipped) by the pipeline
+        if phi is not None and phi.shape[1] != phi_dim:
+            raise ValueError(schema.phi_width_error(phi.shape[1], phi_dim, source))
 
 
 def _repeat_or_fail(
     windows: tf.data.Dataset, files: Sequence[str], seq_length: int
 ) -> tf.data.Dataset:
     """Repeat forever; a pass that yields no window fails with a message instead of spinning."""
-    message = (f"no usable track in {len(files)} file(s) (e.g. {files[0]}): every track is "
-               f"shorter than T={seq_length} frames or was skipped as corrupt")
+    message = (
+        f"no usable track in {len(files)} file(s) (e.g. {files[0]}): every track is "
+        f"shorter than T={seq_length} frames or was skipped as corrupt"
+    )
 
     def fail(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
@@ -175,7 +230,7 @@ def _shard_for_worker(
 ) -> list[str]:
     if input_context is None or input_context.num_input_pipelines == 1:
         return files
-    return files[input_context.input_pipeline_id::input_context.num_input_pipelines]
+    return files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
 
 
 def make_train_dataset(
@@ -191,11 +246,13 @@ def make_train_dataset(
     skip_corrupt: bool = False,
     mocap_batch_size: int | None = None,
     mocap_datasets: Sequence[str] = DEFAULT_MOCAP_DATASETS,
+    three_d_datasets: Sequence[str] = THREE_D_DATASETS,
     mocap_shuffle_buffer: int = MOCAP_SHUFFLE_BUFFER,
     shuffle_buffer: int | None = None,
     seed: int | None = None,
     stats: ReadStats | None = None,
     input_context: tf.distribute.InputContext | None = None,
+    phi_dim: int = PHI_DIM,
 ) -> tf.data.Dataset:
     """Endless training batches (see module docstring for the element layout).
 
@@ -213,6 +270,7 @@ def make_train_dataset(
         mocap_batch_size: global number of real mocap samples per batch
             (``src.losses.hmmr_losses.num_real_mocap``); None for no mocap keys.
         mocap_datasets: mocap set names under ``<data_dir>/mocap_neutrMosh``.
+        three_d_datasets: the names of ``datasets`` that form the 3D side (``h36m``).
         mocap_shuffle_buffer: mocap samples in their shuffle buffer.
         shuffle_buffer: windows in the shuffle buffer before batching; default
             :func:`shuffle_buffer_size` of the per-replica batch (``32 + 14 B``).
@@ -220,44 +278,66 @@ def make_train_dataset(
         stats: skip counters (a fresh one when None; read it with ``stats.as_dict()``).
         input_context: from ``strategy.distribute_datasets_from_function``: files are sharded
             over input pipelines and batch sizes divided over replicas.
+        phi_dim: floats per frame in ``image/phis`` (the model's ``phi_dim``); a record of another
+            width fails while reading with both widths and the file named.
     Raises:
         FileNotFoundError: no files; ValueError: a truncated/non-TFRecord file (named), or a
             worker left without files.
     """
     stats = stats if stats is not None else ReadStats()
-    per_replica = (input_context.get_per_replica_batch_size(batch_size) if input_context
-                   else batch_size)
-    two_d, three_d = split_balanced_files(data_dir, datasets, split)
+    per_replica = (
+        input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
+    )
+    two_d, three_d = split_balanced_files(data_dir, datasets, split, three_d_datasets)
     if split_balanced:
         sides = [two_d, three_d] if two_d and three_d else list(_halves(two_d or three_d))
     else:
         sides = [sorted(two_d + three_d)]
     sides = [_shard_for_worker(files, input_context) for files in sides]
     if any(not files for files in sides):
-        raise ValueError(f"worker {input_context.input_pipeline_id} of "
-                         f"{input_context.num_input_pipelines} has no input file: write at least "
-                         f"as many shards per dataset side as input pipelines")
+        raise ValueError(
+            f"worker {input_context.input_pipeline_id} of "
+            f"{input_context.num_input_pipelines} has no input file: write at least "
+            f"as many shards per dataset side as input pipelines"
+        )
     streams = [
-        _track_stream(files, seq_length, with_images=with_images, pad_short=pad_short,
-                      skip_corrupt=skip_corrupt, stats=stats,
-                      seed=None if seed is None else seed + i)
-        for i, files in enumerate(sides)]
+        _track_stream(
+            files,
+            seq_length,
+            with_images=with_images,
+            pad_short=pad_short,
+            skip_corrupt=skip_corrupt,
+            stats=stats,
+            seed=None if seed is None else seed + i,
+            phi_dim=phi_dim,
+        )
+        for i, files in enumerate(sides)
+    ]
     if len(streams) == 1:
         mixed = streams[0]
     else:
         mixed = tf.data.Dataset.choose_from_datasets(
-            streams, tf.data.Dataset.range(len(streams)).repeat())
+            streams, tf.data.Dataset.range(len(streams)).repeat()
+        )
     if shuffle_buffer is None:
         shuffle_buffer = shuffle_buffer_size(per_replica)
     mixed = mixed.shuffle(shuffle_buffer, seed=seed).map(
         _finish_window if not with_images else lambda w: _finish_window(_decode_images(w)),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=False,
+    )
     batches = mixed.batch(per_replica, drop_remainder=True)
     if mocap_batch_size:
-        mocap = make_mocap_dataset(data_dir, mocap_batch_size, mocap_datasets,
-                                   skip_corrupt=skip_corrupt, stats=stats,
-                                   shuffle_buffer=mocap_shuffle_buffer, seed=seed,
-                                   input_context=input_context)
+        mocap = make_mocap_dataset(
+            data_dir,
+            mocap_batch_size,
+            mocap_datasets,
+            skip_corrupt=skip_corrupt,
+            stats=stats,
+            shuffle_buffer=mocap_shuffle_buffer,
+            seed=seed,
+            input_context=input_context,
+        )
         batches = tf.data.Dataset.zip((batches, mocap)).map(_merge_mocap)
     options = tf.data.Options()
     options.deterministic = False
@@ -269,20 +349,22 @@ def _finish_window(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     return {k: v for k, v in window.items() if k not in ("start", "jpegs")}
 
 
-def _merge_mocap(
-    batch: dict[str, tf.Tensor], mocap: dict[str, tf.Tensor]
-) -> dict[str, tf.Tensor]:
+def _merge_mocap(batch: dict[str, tf.Tensor], mocap: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     return {**batch, "mocap_pose": mocap["pose"], "mocap_shape": mocap["shape"]}
 
 
 def make_sequence_dataset(
-    files: Sequence[str | os.PathLike], *, with_phi: bool = False, with_images: bool = False,
+    files: Sequence[str | os.PathLike],
+    *,
+    with_phi: bool = False,
+    with_images: bool = False,
+    phi_dim: int | None = PHI_DIM,
 ) -> tf.data.Dataset:
     """Whole tracks, in file order, one element per record (evaluation, tools).
 
     Elements: ``N``, ``kp2d`` (N, 25, 3), ``pose`` (N, 72), ``shape`` (10,), ``joints3d``
-    (N, 14, 3), flags, ``phi`` (N, 2048) if ``with_phi``, ``images`` (N, H, W, 3) in [-1, 1] if
-    ``with_images``, and ``path``. Damaged files fail with their name.
+    (N, 14, 3), flags, ``phi`` (N, phi_dim) if ``with_phi`` (phi_dim None: any width), ``images``
+    (N, H, W, 3) in [-1, 1] if ``with_images``, and ``path``. Damaged files fail with their name.
     """
     files = [str(f) for f in files]
     spec = schema.track_feature_spec(with_phi=with_phi, with_images=with_images)
@@ -293,7 +375,7 @@ def make_sequence_dataset(
     records = checked_record_dataset(files, parse, shuffle=False, cycle_length=1)
 
     def decode(path: tf.Tensor, raw: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        track = schema.track_from_raw(raw, with_phi, path)
+        track = schema.track_from_raw(raw, with_phi, path, phi_dim)
         if with_images:
             track["images"] = schema.decode_jpegs_tf(track.pop("jpegs"))
         track["path"] = path

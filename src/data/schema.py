@@ -11,6 +11,10 @@ frame-major. Keypoints are split the way the original stored them:
 and are reassembled here into ``kp2d (N, 25, 3)`` = (x, y, vis). Training records (precomputed phi)
 hold keypoints normalised to [-1, 1] over the 224 crop; test records (§6.2) hold crop pixels.
 
+``image/phis`` holds N * D floats, frame-major: D = 2048 (ResNet-50 v2) in the original's records,
+any D >= 1 in reduced-width ones. The writer takes any D; the NumPy reader infers D = len / N; the
+tf parser checks D against the width the model expects (``phi_dim``, default 2048).
+
 Writers: :func:`make_train_example` (also used for test records), :func:`make_mocap_example`.
 Readers: :func:`parse_example_np` (NumPy, for tools and tests), :func:`parse_track_tf` (tf graph,
 for the tf.data pipeline), :func:`parse_mocap_tf`.
@@ -89,7 +93,8 @@ def _require_shape(track: Mapping[str, Any], key: str, shape: tuple[int, ...]) -
     """``track[key]`` as an array of exactly ``shape`` (-1 = any), or a ValueError naming it."""
     value = np.asarray(track[key])
     ok = value.ndim == len(shape) and all(
-        s in (-1, v) for s, v in zip(shape, value.shape, strict=True))
+        s in (-1, v) for s, v in zip(shape, value.shape, strict=True)
+    )
     if not ok:
         raise ValueError(f"track['{key}']: expected shape {shape}, got {value.shape}")
     return value
@@ -131,8 +136,9 @@ def _encode_images(images: Any) -> list[bytes]:
             continue
         arr = np.asarray(img)
         if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-            raise ValueError(f"track['images']: expected uint8 (H, W, 3) frames, got {arr.dtype} "
-                             f"{arr.shape}")
+            raise ValueError(
+                f"track['images']: expected uint8 (H, W, 3) frames, got {arr.dtype} {arr.shape}"
+            )
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(arr, cv2.COLOR_RGB2BGR))
         if not ok:
             raise ValueError("track['images']: JPEG encoding failed")
@@ -146,7 +152,8 @@ def make_train_example(track: Mapping[str, Any]) -> tf.train.Example:
     Args:
         track: a dict with
             ``kp2d`` (N, 25, 3) (x, y, vis), required;
-            ``phi`` (N, 2048) precomputed features, optional;
+            ``phi`` (N, D) precomputed features (D = 2048 for ResNet-50 v2; any D >= 1),
+            optional;
             ``images`` N JPEG ``bytes`` or (N, H, W, 3) uint8 RGB, optional (``image/encoded``);
             ``filenames`` N str, optional (default empty strings);
             ``pose`` (N, 72) and ``shape`` (10,) SMPL ground truth, optional (written as -1 and
@@ -169,12 +176,16 @@ def make_train_example(track: Mapping[str, Any]) -> tf.train.Example:
     filenames = [""] * n if track.get("filenames") is None else list(track["filenames"])
     if len(filenames) != n:
         raise ValueError(f"track['filenames']: expected {n} names, got {len(filenames)}")
-    feat[KEY_FILENAMES] = _bytes_feature([str(f) if not isinstance(f, bytes) else f
-                                          for f in filenames])
+    feat[KEY_FILENAMES] = _bytes_feature(
+        [str(f) if not isinstance(f, bytes) else f for f in filenames]
+    )
     feat.update(_frame_meta_features(track, n))
     feat.update(_label_features(track, n))
     if track.get("phi") is not None:
-        feat[KEY_PHIS] = _float_feature(_require_shape(track, "phi", (n, PHI_DIM)))
+        phi = _require_shape(track, "phi", (n, -1))
+        if phi.shape[1] < 1:
+            raise ValueError(f"track['phi']: expected (N, D) with D >= 1, got {phi.shape}")
+        feat[KEY_PHIS] = _float_feature(phi)
     for src_key, dst_key in (("images", KEY_ENCODED), ("images_og", KEY_ENCODED_OG)):
         if track.get(src_key) is not None:
             jpegs = _encode_images(track[src_key])
@@ -195,12 +206,20 @@ def _frame_meta_features(track: Mapping[str, Any], n: int) -> dict[str, tf.train
         "scale_factors": np.zeros((n, 2)),
         "cams": np.zeros((n, 3)),
     }
-    keys = {"heightwidths": KEY_HEIGHTWIDTHS, "centers": KEY_CENTERS, "crop_pts": KEY_CROP_PTS,
-            "scale_factors": KEY_SCALE_FACTORS, "cams": KEY_CAMS}
+    keys = {
+        "heightwidths": KEY_HEIGHTWIDTHS,
+        "centers": KEY_CENTERS,
+        "crop_pts": KEY_CROP_PTS,
+        "scale_factors": KEY_SCALE_FACTORS,
+        "cams": KEY_CAMS,
+    }
     out = {}
     for name, key in keys.items():
-        value = defaults[name] if track.get(name) is None else _require_shape(
-            track, name, defaults[name].shape)
+        value = (
+            defaults[name]
+            if track.get(name) is None
+            else _require_shape(track, name, defaults[name].shape)
+        )
         is_int = name in ("heightwidths", "centers", "crop_pts")
         out[key] = _int64_feature(np.round(value)) if is_int else _float_feature(value)
     return out
@@ -209,16 +228,27 @@ def _frame_meta_features(track: Mapping[str, Any], n: int) -> dict[str, tf.train
 def _label_features(track: Mapping[str, Any], n: int) -> dict[str, tf.train.Feature]:
     """SMPL and 3D-joint ground truth with the original's fill values and flags."""
     has_pose = track.get("pose") is not None and track.get("shape") is not None
-    pose = (_require_shape(track, "pose", (n, NUM_POSE)) if has_pose
-            else np.full((n, NUM_POSE), MISSING_SMPL_VALUE))
-    shape = (_require_shape(track, "shape", (NUM_SHAPE,)) if has_pose
-             else np.full((NUM_SHAPE,), MISSING_SMPL_VALUE))
+    pose = (
+        _require_shape(track, "pose", (n, NUM_POSE))
+        if has_pose
+        else np.full((n, NUM_POSE), MISSING_SMPL_VALUE)
+    )
+    shape = (
+        _require_shape(track, "shape", (NUM_SHAPE,))
+        if has_pose
+        else np.full((NUM_SHAPE,), MISSING_SMPL_VALUE)
+    )
     has_joints = track.get("joints3d") is not None
-    joints = (_require_shape(track, "joints3d", (n, -1, 3)) if has_joints
-              else np.full((n, NUM_LSP_JOINTS, 3), MISSING_JOINTS3D_VALUE))
+    joints = (
+        _require_shape(track, "joints3d", (n, -1, 3))
+        if has_joints
+        else np.full((n, NUM_LSP_JOINTS, 3), MISSING_JOINTS3D_VALUE)
+    )
     if joints.shape[1] not in (NUM_LSP_JOINTS, NUM_TEST_JOINTS3D):
-        raise ValueError(f"track['joints3d']: expected {NUM_LSP_JOINTS} or {NUM_TEST_JOINTS3D} "
-                         f"joints, got {joints.shape[1]}")
+        raise ValueError(
+            f"track['joints3d']: expected {NUM_LSP_JOINTS} or {NUM_TEST_JOINTS3D} "
+            f"joints, got {joints.shape[1]}"
+        )
     has_smpl = int(track.get("has_smpl", has_pose))
     has_3d_joints = int(track.get("has_3d_joints", has_joints))
     return {
@@ -240,10 +270,15 @@ def make_mocap_example(pose: np.ndarray, shape: np.ndarray) -> tf.train.Example:
     pose = np.asarray(pose, dtype=np.float32).reshape(-1)
     shape = np.asarray(shape, dtype=np.float32).reshape(-1)
     if pose.size != NUM_POSE or shape.size != NUM_SHAPE:
-        raise ValueError(f"mocap example: expected pose ({NUM_POSE},) and shape ({NUM_SHAPE},), "
-                         f"got {pose.size} and {shape.size} values")
-    return tf.train.Example(features=tf.train.Features(feature={
-        MOCAP_KEY_POSE: _float_feature(pose), MOCAP_KEY_SHAPE: _float_feature(shape)}))
+        raise ValueError(
+            f"mocap example: expected pose ({NUM_POSE},) and shape ({NUM_SHAPE},), "
+            f"got {pose.size} and {shape.size} values"
+        )
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={MOCAP_KEY_POSE: _float_feature(pose), MOCAP_KEY_SHAPE: _float_feature(shape)}
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -263,12 +298,15 @@ def parse_example_np(record: bytes, source: str = "<record>") -> dict[str, Any]:
         record: serialized ``tf.train.Example``.
         source: file name used in error messages.
     Returns:
-        dict with ``N``, ``kp2d`` (N, 25, 3) float32, ``phi`` (N, 2048) or None, ``pose`` (N, 72),
+        dict with ``N``, ``kp2d`` (N, 25, 3) float32, ``phi`` (N, D) or None (D inferred from
+        the record, 2048 in the original's), ``pose`` (N, 72),
         ``shape`` (10,), ``joints3d`` (N, 14, 3) (first 14 of 25 in test records),
         ``joints3d_all`` (N, J, 3), ``has_smpl``, ``has_3d_joints`` (int), ``images`` list of
         JPEG bytes (possibly empty), ``filenames`` list of str, ``centers``, ``crop_pts``,
         ``heightwidths`` (N, 2) int64, ``scale_factors`` (N, 2), ``cams`` (N, 3), ``time_pts``
         (2,) or None.
+    Raises:
+        ValueError naming ``source``: e.g. ``image/phis`` not a whole number of floats per frame.
     """
     example = tf.train.Example()
     try:
@@ -293,26 +331,32 @@ def parse_example_np(record: bytes, source: str = "<record>") -> dict[str, Any]:
         return values.reshape(shape)
 
     kp2d = assemble_kp2d_np(
-        grid(KEY_XYS, (n, 2, NUM_BODY_KPS)), grid(KEY_VISIBILITIES, (n, 1, NUM_BODY_KPS), np.int64),
-        grid(KEY_FACE_PTS, (n, 3, NUM_FACE_KPS)), grid(KEY_TOE_PTS, (n, 3, NUM_TOE_KPS)))
+        grid(KEY_XYS, (n, 2, NUM_BODY_KPS)),
+        grid(KEY_VISIBILITIES, (n, 1, NUM_BODY_KPS), np.int64),
+        grid(KEY_FACE_PTS, (n, 3, NUM_FACE_KPS)),
+        grid(KEY_TOE_PTS, (n, 3, NUM_TOE_KPS)),
+    )
     gt3ds = get(KEY_GT3DS)
     num_j = gt3ds.size // (3 * n) if gt3ds.size else NUM_LSP_JOINTS
     joints_all = grid(KEY_GT3DS, (n, num_j, 3))
     return {
         "N": n,
         "kp2d": kp2d,
-        "phi": grid(KEY_PHIS, (n, PHI_DIM)) if KEY_PHIS in feats else None,
+        "phi": _phi_np(get(KEY_PHIS), n, source) if KEY_PHIS in feats else None,
         "pose": grid(KEY_POSES, (n, NUM_POSE), fill=MISSING_SMPL_VALUE),
         "shape": grid(KEY_SHAPE, (NUM_SHAPE,), fill=MISSING_SMPL_VALUE),
         "joints3d": joints_all[:, :NUM_LSP_JOINTS],
         "joints3d_all": joints_all,
         "has_smpl": int(get(KEY_HAS_3D, np.int64)[0]) if KEY_HAS_3D in feats else 0,
-        "has_3d_joints": (int(get(KEY_HAS_3D_JOINTS, np.int64)[0])
-                          if KEY_HAS_3D_JOINTS in feats else 0),
+        "has_3d_joints": (
+            int(get(KEY_HAS_3D_JOINTS, np.int64)[0]) if KEY_HAS_3D_JOINTS in feats else 0
+        ),
         "images": [bytes(b) for b in _feature_values(feats[KEY_ENCODED])]
-        if KEY_ENCODED in feats else [],
+        if KEY_ENCODED in feats
+        else [],
         "filenames": [b.decode("utf-8", "replace") for b in _feature_values(feats[KEY_FILENAMES])]
-        if KEY_FILENAMES in feats else [],
+        if KEY_FILENAMES in feats
+        else [],
         "heightwidths": grid(KEY_HEIGHTWIDTHS, (n, 2), np.int64),
         "centers": grid(KEY_CENTERS, (n, 2), np.int64),
         "crop_pts": grid(KEY_CROP_PTS, (n, 2), np.int64),
@@ -320,6 +364,27 @@ def parse_example_np(record: bytes, source: str = "<record>") -> dict[str, Any]:
         "cams": grid(KEY_CAMS, (n, 3)),
         "time_pts": get(KEY_TIME_PTS, np.int64) if KEY_TIME_PTS in feats else None,
     }
+
+
+def _phi_np(values: np.ndarray, n: int, source: str) -> np.ndarray | None:
+    """``image/phis`` as ``(N, D)`` with D = len / N (None when the list is empty)."""
+    if values.size == 0:
+        return None
+    if values.size % n:
+        raise ValueError(
+            f"{source}: '{KEY_PHIS}' holds {values.size} floats for {n} frames, not a "
+            "whole number per frame"
+        )
+    return values.reshape(n, values.size // n)
+
+
+def phi_width_error(width: int, phi_dim: int, source: str = "<record>") -> str:
+    """The message for records whose phi width is not the model's, e.g. ``f.tfrecord: image/phis
+    holds 256 floats per frame; the model expects 2048 (--phi_dim)``."""
+    return (
+        f"{source}: {KEY_PHIS} holds {width} floats per frame; the model expects {phi_dim} "
+        "(--phi_dim)"
+    )
 
 
 def parse_mocap_np(record: bytes, source: str = "<record>") -> dict[str, np.ndarray]:
@@ -331,14 +396,18 @@ def parse_mocap_np(record: bytes, source: str = "<record>") -> dict[str, np.ndar
     for key, size in ((MOCAP_KEY_POSE, NUM_POSE), (MOCAP_KEY_SHAPE, NUM_SHAPE)):
         values = np.asarray(_feature_values(feats[key]) if key in feats else [], np.float32)
         if values.size != size:
-            raise ValueError(f"{source}: mocap key '{key}' has {values.size} values, expected "
-                             f"{size}{_MOCAP_HINT if key == MOCAP_KEY_SHAPE else ''}")
+            raise ValueError(
+                f"{source}: mocap key '{key}' has {values.size} values, expected "
+                f"{size}{_MOCAP_HINT if key == MOCAP_KEY_SHAPE else ''}"
+            )
         out[key] = values
     return out
 
 
-_MOCAP_HINT = (" (pose-only 'temporal' mocap records cannot train the discriminator; rebuild them "
-               "with python -m tfrecords_tools.mocap)")
+_MOCAP_HINT = (
+    " (pose-only 'temporal' mocap records cannot train the discriminator; rebuild them "
+    "with python -m tfrecords_tools.mocap)"
+)
 
 # ---------------------------------------------------------------------------------------------
 # Reading: tf graph (tf.data)
@@ -372,8 +441,11 @@ def track_feature_spec(with_phi: bool = True, with_images: bool = False) -> dict
 
 def _grid_or_fill(values: tf.Tensor, shape: tf.Tensor, fill: float) -> tf.Tensor:
     """Reshape ``values`` to ``shape``, or ``fill`` that shape when the key was absent."""
-    return tf.cond(tf.size(values) > 0, lambda: tf.reshape(values, shape),
-                   lambda: tf.fill(shape, tf.constant(fill, values.dtype)))
+    return tf.cond(
+        tf.size(values) > 0,
+        lambda: tf.reshape(values, shape),
+        lambda: tf.fill(shape, tf.constant(fill, values.dtype)),
+    )
 
 
 def _size_ok(values: tf.Tensor, expected: tf.Tensor, optional: bool) -> tf.Tensor:
@@ -382,16 +454,59 @@ def _size_ok(values: tf.Tensor, expected: tf.Tensor, optional: bool) -> tf.Tenso
     return tf.logical_or(ok, tf.equal(size, 0)) if optional else ok
 
 
+def _phi_checks(
+    phis: tf.Tensor, n: tf.Tensor, phi_dim: int | None
+) -> list[tuple[tf.Tensor, str | tf.Tensor]]:
+    """``image/phis`` present, a whole number of floats per frame, and ``phi_dim`` of them."""
+    size = tf.size(phis, out_type=tf.int64)
+    frames = tf.maximum(n, 1)
+    width = size // frames
+    checks: list[tuple[tf.Tensor, str | tf.Tensor]] = [
+        (size > 0, f"'{KEY_PHIS}' of N*D floats (a record without precomputed phi?)"),
+        (
+            tf.equal(size % frames, 0),
+            tf.strings.join(
+                [
+                    f"'{KEY_PHIS}' holds ",
+                    tf.strings.as_string(size),
+                    " floats for ",
+                    tf.strings.as_string(n),
+                    " frames, not a whole number per frame",
+                ]
+            ),
+        ),
+    ]
+    if phi_dim is not None:
+        checks.append(
+            (
+                tf.equal(width, phi_dim),
+                tf.strings.join(
+                    [
+                        f"{KEY_PHIS} holds ",
+                        tf.strings.as_string(width),
+                        f" floats per frame; the model expects {phi_dim} (--phi_dim)",
+                    ]
+                ),
+            )
+        )
+    return checks
+
+
 def validate_track_tf(
-    raw: Mapping[str, tf.Tensor], with_phi: bool = True
+    raw: Mapping[str, tf.Tensor], with_phi: bool = True, phi_dim: int | None = PHI_DIM
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Check the list sizes of a parsed record against ``meta/N``.
 
+    Args:
+        raw: from ``tf.io.parse_single_example`` with :func:`track_feature_spec`.
+        with_phi: require ``image/phis``.
+        phi_dim: floats per frame the model expects in ``image/phis``; None accepts any whole
+            number per frame.
     Returns:
         ``(ok, reason)``: scalar bool and a scalar string naming the first bad key.
     """
     n = raw[KEY_N]
-    checks = [
+    checks: list[tuple[tf.Tensor, str | tf.Tensor]] = [
         (n > 0, f"'{KEY_N}' >= 1"),
         (_size_ok(raw[KEY_XYS], n * 2 * NUM_BODY_KPS, False), f"'{KEY_XYS}' of N*2*14 floats"),
         (_size_ok(raw[KEY_VISIBILITIES], n * NUM_BODY_KPS, False), f"'{KEY_VISIBILITIES}' of N*14"),
@@ -399,28 +514,37 @@ def validate_track_tf(
         (_size_ok(raw[KEY_TOE_PTS], n * 3 * NUM_TOE_KPS, True), f"'{KEY_TOE_PTS}' of N*18"),
         (_size_ok(raw[KEY_POSES], n * NUM_POSE, True), f"'{KEY_POSES}' of N*72"),
         (_size_ok(raw[KEY_SHAPE], tf.constant(NUM_SHAPE, tf.int64), True), f"'{KEY_SHAPE}' of 10"),
-        (tf.logical_or(_size_ok(raw[KEY_GT3DS], n * NUM_LSP_JOINTS * 3, True),
-                       _size_ok(raw[KEY_GT3DS], n * NUM_TEST_JOINTS3D * 3, False)),
-         f"'{KEY_GT3DS}' of N*14*3 or N*25*3"),
+        (
+            tf.logical_or(
+                _size_ok(raw[KEY_GT3DS], n * NUM_LSP_JOINTS * 3, True),
+                _size_ok(raw[KEY_GT3DS], n * NUM_TEST_JOINTS3D * 3, False),
+            ),
+            f"'{KEY_GT3DS}' of N*14*3 or N*25*3",
+        ),
     ]
     if with_phi:
-        checks.append((_size_ok(raw[KEY_PHIS], n * PHI_DIM, False),
-                       f"'{KEY_PHIS}' of N*{PHI_DIM} (a record without precomputed phi?)"))
+        checks.extend(_phi_checks(raw[KEY_PHIS], n, phi_dim))
     if KEY_ENCODED in raw:
         checks.append((_size_ok(raw[KEY_ENCODED], n, False), f"'{KEY_ENCODED}' of N JPEGs"))
     ok = tf.constant(True)
     reason = tf.constant("")
     for cond, text in reversed(checks):  # the first failing check wins
-        reason = tf.where(cond, reason, tf.constant("expected " + text))
+        why = tf.constant("expected " + text) if isinstance(text, str) else text
+        reason = tf.where(cond, reason, why)
         ok = tf.logical_and(ok, cond)
     return ok, reason
 
 
-def decode_track_tf(raw: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+def decode_track_tf(
+    raw: Mapping[str, tf.Tensor], phi_dim: int | None = PHI_DIM
+) -> dict[str, tf.Tensor]:
     """Dense per-track tensors from a validated parsed record.
 
+    Args:
+        raw: checked by :func:`validate_track_tf` with the same ``phi_dim``.
+        phi_dim: D of ``phi``; None: inferred per record (static shape ``(N, None)``).
     Returns:
-        ``N`` int64 scalar, ``kp2d`` (N, 25, 3) assembled as §6.1, ``phi`` (N, 2048) when parsed,
+        ``N`` int64 scalar, ``kp2d`` (N, 25, 3) assembled as §6.1, ``phi`` (N, D) when parsed,
         ``pose`` (N, 72), ``shape`` (10,), ``joints3d`` (N, 14, 3) (first 14 joints),
         ``has_3d_joints``, ``has_smpl`` float32 scalars, ``jpegs`` (N,) string when parsed.
     """
@@ -436,53 +560,65 @@ def decode_track_tf(raw: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     out = {
         "N": raw[KEY_N],
         "kp2d": tf.ensure_shape(tf.transpose(cols, [0, 2, 1]), [None, NUM_KPS, 3]),
-        "pose": tf.ensure_shape(_grid_or_fill(raw[KEY_POSES], [n, NUM_POSE], MISSING_SMPL_VALUE),
-                                [None, NUM_POSE]),
-        "shape": tf.ensure_shape(_grid_or_fill(raw[KEY_SHAPE], [NUM_SHAPE], MISSING_SMPL_VALUE),
-                                 [NUM_SHAPE]),
+        "pose": tf.ensure_shape(
+            _grid_or_fill(raw[KEY_POSES], [n, NUM_POSE], MISSING_SMPL_VALUE), [None, NUM_POSE]
+        ),
+        "shape": tf.ensure_shape(
+            _grid_or_fill(raw[KEY_SHAPE], [NUM_SHAPE], MISSING_SMPL_VALUE), [NUM_SHAPE]
+        ),
         "joints3d": tf.ensure_shape(joints[:, :NUM_LSP_JOINTS], [None, NUM_LSP_JOINTS, 3]),
         "has_3d_joints": tf.cast(raw[KEY_HAS_3D_JOINTS], tf.float32),
         "has_smpl": tf.cast(raw[KEY_HAS_3D], tf.float32),
     }
     if KEY_PHIS in raw:
-        out["phi"] = tf.ensure_shape(tf.reshape(raw[KEY_PHIS], [n, PHI_DIM]), [None, PHI_DIM])
+        width = -1 if phi_dim is None else phi_dim
+        out["phi"] = tf.ensure_shape(tf.reshape(raw[KEY_PHIS], [n, width]), [None, phi_dim])
     if KEY_ENCODED in raw:
         out["jpegs"] = raw[KEY_ENCODED]
     return out
 
 
 def parse_track_tf(
-    serialized: tf.Tensor, with_phi: bool = True, with_images: bool = False,
+    serialized: tf.Tensor,
+    with_phi: bool = True,
+    with_images: bool = False,
     source: tf.Tensor | str = "<record>",
+    phi_dim: int | None = PHI_DIM,
 ) -> dict[str, tf.Tensor]:
     """Parse and decode one track record in a tf graph, failing with the file name if malformed.
 
     Args:
         serialized: scalar string, one record.
-        with_phi: require and return ``phi`` (N, 2048).
+        with_phi: require and return ``phi`` (N, phi_dim).
         with_images: return ``jpegs`` (N,) (decode them with :func:`decode_jpegs_tf`).
         source: file name for the error message.
+        phi_dim: floats per frame the model expects in ``image/phis`` (2048 = ResNet-50 v2); a
+            record of another width fails with both widths in the message. None: any width.
     Returns:
         See :func:`decode_track_tf`.
     """
     raw = tf.io.parse_single_example(serialized, track_feature_spec(with_phi, with_images))
-    return track_from_raw(raw, with_phi, source)
+    return track_from_raw(raw, with_phi, source, phi_dim)
 
 
 def track_from_raw(
-    raw: Mapping[str, tf.Tensor], with_phi: bool = True, source: tf.Tensor | str = "<record>",
+    raw: Mapping[str, tf.Tensor],
+    with_phi: bool = True,
+    source: tf.Tensor | str = "<record>",
+    phi_dim: int | None = PHI_DIM,
 ) -> dict[str, tf.Tensor]:
     """:func:`validate_track_tf` (failing with ``source`` in the message) then
     :func:`decode_track_tf`."""
-    ok, reason = validate_track_tf(raw, with_phi)
+    ok, reason = validate_track_tf(raw, with_phi, phi_dim)
     message = tf.strings.join(["Malformed HMMR track record in ", source, ": ", reason])
     with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
         raw = {k: tf.identity(v) for k, v in raw.items()}
-    return decode_track_tf(raw)
+    return decode_track_tf(raw, phi_dim)
 
 
 def decode_jpegs_tf(jpegs: tf.Tensor, img_size: int | None = None) -> tf.Tensor:
     """``(T,)`` JPEG strings -> ``(T, H, W, 3)`` float32 in [-1, 1] (H = W = img_size if given)."""
+
     def decode(jpeg: tf.Tensor) -> tf.Tensor:
         return tf.io.decode_jpeg(jpeg, channels=3)
 
@@ -503,12 +639,18 @@ def mocap_from_raw(
 ) -> dict[str, tf.Tensor]:
     """Check and shape a raw mocap parse: ``{"pose": (72,), "shape": (10,)}``; errors name
     ``source``."""
-    ok = tf.logical_and(tf.equal(tf.size(raw[MOCAP_KEY_POSE]), NUM_POSE),
-                        tf.equal(tf.size(raw[MOCAP_KEY_SHAPE]), NUM_SHAPE))
-    message = tf.strings.join([
-        "Malformed mocap record in ", source,
-        f": expected '{MOCAP_KEY_POSE}' ({NUM_POSE} floats) and '{MOCAP_KEY_SHAPE}' "
-        f"({NUM_SHAPE} floats){_MOCAP_HINT}"])
+    ok = tf.logical_and(
+        tf.equal(tf.size(raw[MOCAP_KEY_POSE]), NUM_POSE),
+        tf.equal(tf.size(raw[MOCAP_KEY_SHAPE]), NUM_SHAPE),
+    )
+    message = tf.strings.join(
+        [
+            "Malformed mocap record in ",
+            source,
+            f": expected '{MOCAP_KEY_POSE}' ({NUM_POSE} floats) and '{MOCAP_KEY_SHAPE}' "
+            f"({NUM_SHAPE} floats){_MOCAP_HINT}",
+        ]
+    )
     with tf.control_dependencies([tf.debugging.Assert(ok, [message])]):
         pose = tf.reshape(tf.identity(raw[MOCAP_KEY_POSE]), [NUM_POSE])
         shape = tf.reshape(tf.identity(raw[MOCAP_KEY_SHAPE]), [NUM_SHAPE])

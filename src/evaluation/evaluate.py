@@ -143,36 +143,82 @@ def _non_negative_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The flags of the original's eval (§2.8) and the few this port adds."""
-    parser = _Parser(prog=PROG, description="Evaluate a weights folder on the test TFRecords as "
-                     "the original eval.py: per-frame metrics, per-file then per-dataset means, "
-                     "tables and JSON/CSV with units (docs/evaluation.md).")
+    parser = _Parser(
+        prog=PROG,
+        description="Evaluate a weights folder on the test TFRecords as "
+        "the original eval.py: per-frame metrics, per-file then per-dataset means, "
+        "tables and JSON/CSV with units (docs/evaluation.md).",
+    )
     add = parser.add_argument
-    add("--load_path", required=True,
-        help="weights folder (python -m src.convert output, or a training run's export/)")
-    add("--tf_dir", "--data_dir", dest="tf_dir", required=True,
-        help="test TFRecord root: <tf_dir>/<dataset>/<split>/*.tfrecord")
-    add("--test_datasets", type=_comma_list, default=list(DEFAULT_DATASETS),
-        help="comma-separated datasets (default 3dpw,h36m,penn_action)")
+    add(
+        "--load_path",
+        required=True,
+        help="weights folder (python -m src.convert output, or a training run's export/)",
+    )
+    add(
+        "--tf_dir",
+        "--data_dir",
+        dest="tf_dir",
+        required=True,
+        help="test TFRecord root: <tf_dir>/<dataset>/<split>/*.tfrecord",
+    )
+    add(
+        "--test_datasets",
+        type=_comma_list,
+        default=list(DEFAULT_DATASETS),
+        help="comma-separated datasets (default 3dpw,h36m,penn_action)",
+    )
     add("--split", choices=SPLITS, default="val", help="val (the original's default) or test")
-    add("--pred_mode", choices=PRED_MODES, default="pred",
-        help="pred: temporal encoder; hal: hallucinator; const: Table 5 constant baseline")
-    add("--min_visible", type=_non_negative_int, default=MIN_VISIBLE,
-        help="minimum visible keypoints for a frame to count (6)")
+    add(
+        "--pred_mode",
+        choices=PRED_MODES,
+        default="pred",
+        help="pred: temporal encoder; hal: hallucinator; const: Table 5 constant baseline",
+    )
+    add(
+        "--with_const",
+        action="store_true",
+        help="also score the present prediction used as the past and the future (*_const, the "
+        "paper's Table 5 constant baseline) next to any --pred_mode's own past/future",
+    )
+    add(
+        "--min_visible",
+        type=_non_negative_int,
+        default=MIN_VISIBLE,
+        help="minimum visible keypoints for a frame to count (6)",
+    )
     add("--pred_dir", default="predictions_cache", help="prediction cache root")
     add("--overwrite_cache", action="store_true", help="recompute cached predictions")
-    add("--T", type=_positive_int, default=constants.SEQUENCE_LENGTH,
-        help="sliding-window length (20)")
+    add(
+        "--T",
+        type=_positive_int,
+        default=constants.SEQUENCE_LENGTH,
+        help="sliding-window length (20)",
+    )
     add("--batch_size", type=_positive_int, default=8, help="windows per forward pass (8)")
-    add("--smpl_model_path", default=str(paths.SMPL_MODEL_PATH),
+    add(
+        "--smpl_model_path",
+        default=str(paths.SMPL_MODEL_PATH),
         help=f"neutral body model with the 25-joint regressor; '{paths.STANDIN_NAME}' = the "
         "generated "
-        "stand-in (also the fallback, with a warning, when the default file is absent)")
-    add("--use_phi", action="store_true",
-        help="predict from the records' image/phis instead of encoding the JPEG crops")
-    add("--out_dir", default=None,
-        help="where the results JSON/CSV go (default <pred_dir>/<checkpoint cache folder>)")
-    add("--fps", type=_fps_overrides, default={},
-        help="frame rates for the per-second^2 columns, e.g. 3dpw=30,h36m=25")
+        "stand-in (also the fallback, with a warning, when the default file is absent)",
+    )
+    add(
+        "--use_phi",
+        action="store_true",
+        help="predict from the records' image/phis instead of encoding the JPEG crops",
+    )
+    add(
+        "--out_dir",
+        default=None,
+        help="where the results JSON/CSV go (default <pred_dir>/<checkpoint cache folder>)",
+    )
+    add(
+        "--fps",
+        type=_fps_overrides,
+        default={},
+        help="frame rates for the per-second^2 columns, e.g. 3dpw=30,h36m=25",
+    )
     add("--reverse", action="store_true", help="process the files in reverse order")
     return parser
 
@@ -260,7 +306,8 @@ class ModelPredictions:
         config: its :class:`ModelConfig`.
         body: the body model.
         T: window length; batch_size: windows per forward pass.
-        use_phi: predict from the records' ``image/phis`` (else from the JPEG crops).
+        use_phi: predict from the records' ``image/phis`` (else from the JPEG crops); their
+            width must be ``config.phi_dim`` (any width; the ResNet path needs 2048).
 
     Call:
         ``predictions(tube, mode, source)`` with a parsed record, ``mode`` ``pred`` or ``hal``
@@ -268,32 +315,50 @@ class ModelPredictions:
     """
 
     def __init__(
-        self, folder: Path, config: ModelConfig, body: BodyModel, T: int, batch_size: int,
+        self,
+        folder: Path,
+        config: ModelConfig,
+        body: BodyModel,
+        T: int,
+        batch_size: int,
         use_phi: bool,
     ) -> None:
         parts = set(available_parts(folder))
         missing = [p for p in PART_ENCODERS if p not in parts]
         if missing:
-            raise ValueError(f"{folder}: has no {missing} weights (it has {sorted(parts)}); "
-                             "convert the HMMR checkpoint into it with python -m src.convert")
+            raise ValueError(
+                f"{folder}: has no {missing} weights (it has {sorted(parts)}); "
+                "convert the HMMR checkpoint into it with python -m src.convert"
+            )
         self.has_resnet = RESNET_PART in parts
+        resnet_width = constants.PHI_DIM  # ResNet-50 v2 features
+        if not use_phi and config.phi_dim != resnet_width:
+            raise ValueError(
+                f"{folder}: phi_dim {config.phi_dim} cannot take the ResNet-50 v2 features of "
+                f"the test crops ({resnet_width} per frame); evaluate records whose image/phis "
+                f"hold {config.phi_dim} floats per frame with --use_phi"
+            )
+        # with --use_phi the ResNet only gives the padding phi (§7.2), when its width fits
+        self.pad_with_resnet = self.has_resnet and config.phi_dim == resnet_width
         if not use_phi and not self.has_resnet:
             raise ValueError(
                 f"{folder}: has no '{RESNET_PART}' part to encode the test crops; convert the HMR "
                 "checkpoint into the same folder (python -m src.convert --hmr_ckpt ...), or "
                 "evaluate records that hold image/phis with --use_phi"
             )
-        if use_phi and not self.has_resnet:
+        if use_phi and not self.pad_with_resnet:
+            why = (
+                f"has no '{RESNET_PART}' part"
+                if not self.has_resnet
+                else f"has phi_dim {config.phi_dim}, not its '{RESNET_PART}' part's {resnet_width}"
+            )
             print(
-                f"{PROG}: warning: {folder} has no '{RESNET_PART}' part, so the sliding window "
+                f"{PROG}: warning: {folder} {why}, so the sliding window "
                 "pads sequence ends with zero features instead of the feature of a zero image "
                 "(ORIGINAL_SPEC §7.2): frames within 6 of either end differ from the original's "
                 "protocol",
                 file=sys.stderr,
             )
-        if use_phi and config.phi_dim != constants.PHI_DIM:
-            raise ValueError(f"{folder}: phi_dim {config.phi_dim} cannot read the records' "
-                             f"image/phis ({constants.PHI_DIM} per frame)")
         self.folder, self.config, self.body = folder, config, body
         self.T, self.batch_size, self.use_phi = T, batch_size, use_phi
         self._predictors: dict[str, Any] = {}
@@ -308,7 +373,7 @@ class ModelPredictions:
         model.build((None, None, self.config.phi_dim))
         load_into(self.folder, model=model)
         resnet = None
-        if self.has_resnet:  # also with --use_phi: its zero-image phi is the padding (§7.2)
+        if self.pad_with_resnet:  # also with --use_phi: its zero-image phi is the padding (§7.2)
             resnet = build_resnet_v2_50(self.config.img_size)
             load_into(self.folder, resnet=resnet, only=[RESNET_PART])
         return model, resnet
@@ -319,7 +384,11 @@ class ModelPredictions:
 
             model, resnet = self._networks
             self._predictors[mode] = Predictor(
-                model, self.body.layer, T=self.T, batch_size=self.batch_size, resnet=resnet,
+                model,
+                self.body.layer,
+                T=self.T,
+                batch_size=self.batch_size,
+                resnet=resnet,
                 pred_mode=mode,
             )
         return self._predictors[mode]
@@ -328,14 +397,24 @@ class ModelPredictions:
         num_frames = int(tube["N"])
         if self.use_phi:
             if tube.get("phi") is None:
-                raise ValueError(f"{source}: the record has no image/phis; evaluate it without "
-                                 "--use_phi (from the JPEG crops)")
+                raise ValueError(
+                    f"{source}: the record has no image/phis; evaluate it without "
+                    "--use_phi (from the JPEG crops)"
+                )
+            width = int(np.shape(tube["phi"])[1])
+            if width != self.config.phi_dim:
+                raise ValueError(
+                    f"{source}: image/phis holds {width} floats per frame; the model expects "
+                    f"{self.config.phi_dim} (phi_dim in {self.folder / CONFIG_FILE})"
+                )
             out = self._predictor(mode).predict_phi(tube["phi"])
         else:
             jpegs = tube.get("images") or []
             if len(jpegs) != num_frames:
-                raise ValueError(f"{source}: the record has {len(jpegs)} image/encoded crops for "
-                                 f"{num_frames} frames; records with image/phis need --use_phi")
+                raise ValueError(
+                    f"{source}: the record has {len(jpegs)} image/encoded crops for "
+                    f"{num_frames} frames; records with image/phis need --use_phi"
+                )
             crops = _decode_crops(jpegs, self.config.img_size, source)
             out = self._predictor(mode).predict_images(crops)
         return {key: np.asarray(out[key]) for key in CACHED_KEYS}
@@ -395,8 +474,11 @@ def delta_errors(
         if pred.stop - pred.start <= 0:
             continue
         errors = frame_errors(
-            kp_gt_px[gt], kps_delta[pred, index], joints_delta[pred, index],
-            None if joints_gt is None else joints_gt[gt], min_visible=min_visible,
+            kp_gt_px[gt],
+            kps_delta[pred, index],
+            joints_delta[pred, index],
+            None if joints_gt is None else joints_gt[gt],
+            min_visible=min_visible,
             img_size=img_size,
         )
         out.update({f"{key}{name}{suffix}": errors[key] for key in DELTA_METRICS if key in errors})
@@ -404,7 +486,10 @@ def delta_errors(
 
 
 def mesh_errors(
-    body: BodyModel, pose_gt: np.ndarray, shape_gt: np.ndarray, theta_pred: np.ndarray,
+    body: BodyModel,
+    pose_gt: np.ndarray,
+    shape_gt: np.ndarray,
+    theta_pred: np.ndarray,
     valid: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Posed and T-pose vertex errors (metres, no alignment), as the original: the neutral body
@@ -426,8 +511,9 @@ def mesh_errors(
         gt = body.vertices(betas_gt, pose_gt[rows])
         pred = body.vertices(betas_pred, theta[:, constants.POSE_SLICE])
         posed.append(pve_m(gt, pred, valid[rows]))
-        tpose.append(pve_m(body.vertices(betas_gt, zeros), body.vertices(betas_pred, zeros),
-                           valid[rows]))
+        tpose.append(
+            pve_m(body.vertices(betas_gt, zeros), body.vertices(betas_pred, zeros), valid[rows])
+        )
     return {"mesh_posed": np.concatenate(posed), "mesh_tpose": np.concatenate(tpose)}
 
 
@@ -450,18 +536,37 @@ def tube_errors(
     """Per-frame errors of one tube under the original's keys (present), plus the past/future
     keys (and their ``_const`` twins in const mode)."""
     kp_gt = np.asarray(tube["kp2d"], np.float64)
-    joints_gt = np.asarray(tube["joints3d"], np.float64) if settings.has_3d else None
-    errors = frame_errors(kp_gt, preds["kps"], preds["joints"], joints_gt,
-                          min_visible=settings.min_visible, img_size=settings.img_size)
+    # 3D scores on the original's 3D datasets, and on any other whose tubes carry 3D joints
+    has_3d = settings.has_3d or bool(tube.get("has_3d_joints"))
+    joints_gt = np.asarray(tube["joints3d"], np.float64) if has_3d else None
+    errors = frame_errors(
+        kp_gt,
+        preds["kps"],
+        preds["joints"],
+        joints_gt,
+        min_visible=settings.min_visible,
+        img_size=settings.img_size,
+    )
     has_smpl_gt = not np.all(np.asarray(tube["pose"]) == MISSING_SMPL_VALUE)
     if settings.with_mesh and has_smpl_gt and settings.body is not None:
         valid = frames_with_3d(kp_gt, settings.min_visible)
-        errors.update(mesh_errors(settings.body, np.asarray(tube["pose"], np.float64),
-                                  tube["shape"], preds["theta"], valid))
-    common = dict(delta_t_values=settings.delta_t_values, min_visible=settings.min_visible,
-                  img_size=settings.img_size)
-    errors.update(delta_errors(kp_gt, joints_gt, preds["kps_delta"], preds["joints_delta"],
-                               **common))
+        errors.update(
+            mesh_errors(
+                settings.body,
+                np.asarray(tube["pose"], np.float64),
+                tube["shape"],
+                preds["theta"],
+                valid,
+            )
+        )
+    common = dict(
+        delta_t_values=settings.delta_t_values,
+        min_visible=settings.min_visible,
+        img_size=settings.img_size,
+    )
+    errors.update(
+        delta_errors(kp_gt, joints_gt, preds["kps_delta"], preds["joints_delta"], **common)
+    )
     if settings.const:
         num_dt = len(settings.delta_t_values)
         kps = np.repeat(np.asarray(preds["kps"])[:, None], num_dt, axis=1)
@@ -524,10 +629,12 @@ class Column:
 _NAME_WIDTH, _COL_WIDTH = 15, 11  # the original's layout
 
 
-def format_columns(results: Mapping[str, Mapping[str, float]], columns: Sequence[Column],
-                   title: str = "Data") -> str:
+def format_columns(
+    results: Mapping[str, Mapping[str, float]], columns: Sequence[Column], title: str = "Data"
+) -> str:
     """A table in the original's layout (``{:>15}`` + ``{:>11}`` per column) with a header line,
     a units line and one row per dataset (sorted); a missing value prints as ``-``."""
+
     def cell(value: float | None, decimals: int) -> str:
         if value is None or math.isnan(value):
             return f"{'-':>{_COL_WIDTH}}"
@@ -538,8 +645,10 @@ def format_columns(results: Mapping[str, Mapping[str, float]], columns: Sequence
         f"{'':>{_NAME_WIDTH}}" + "".join(f"{c.unit:>{_COL_WIDTH}}" for c in columns),
     ]
     for dataset, values in sorted(results.items()):
-        lines.append(f"{dataset:>{_NAME_WIDTH}}"
-                     + "".join(cell(values.get(c.key), c.decimals) for c in columns))
+        lines.append(
+            f"{dataset:>{_NAME_WIDTH}}"
+            + "".join(cell(values.get(c.key), c.decimals) for c in columns)
+        )
     return "\n".join(lines)
 
 
@@ -570,27 +679,35 @@ ACCEL_LEGEND = (
 def delta_columns(delta_t_values: Sequence[int], const: bool) -> list[Column]:
     """Columns of the past/present/future table: PCK and PA-MPJPE at each offset."""
     suffixes = delta_suffixes(delta_t_values)
-    offsets = sorted([(dt, s) for dt, s in zip(delta_t_values, suffixes, strict=True)]
-                     + [(0, "")])
+    offsets = sorted([(dt, s) for dt, s in zip(delta_t_values, suffixes, strict=True)] + [(0, "")])
     columns = []
-    for key, short, unit, decimals, tail in (("kp_pck", "pck", "fraction", 4, ""),
-                                             ("joints_pa", "pampjpe", "mm", 2, "_mm")):
+    for key, short, unit, decimals, tail in (
+        ("kp_pck", "pck", "fraction", 4, ""),
+        ("joints_pa", "pampjpe", "mm", 2, "_mm"),
+    ):
         for dt, suffix in offsets:
             columns.append(Column(f"{key}{suffix}{tail}", f"{short}{dt:+d}", unit, decimals))
             if const and dt != 0:
-                columns.append(Column(f"{key}{suffix}{CONST_SUFFIX}{tail}", f"{short}{dt:+d}c",
-                                      unit, decimals))
+                columns.append(
+                    Column(f"{key}{suffix}{CONST_SUFFIX}{tail}", f"{short}{dt:+d}c", unit, decimals)
+                )
     return columns
 
 
 def format_report(
-    results: Mapping[str, Mapping[str, float]], metadata: Mapping[str, Any],
+    results: Mapping[str, Mapping[str, float]],
+    metadata: Mapping[str, Any],
     delta_t_values: Sequence[int],
 ) -> str:
     """Every printed table, each with its units."""
     mode = metadata["pred_mode"]
-    source = {"pred": "temporal encoder", "hal": "hallucinator",
-              "const": "hallucinator; c = constant baseline"}[mode]
+    source = {
+        "pred": "temporal encoder",
+        "hal": "hallucinator",
+        "const": "hallucinator; c = constant baseline",
+    }[mode]
+    if mode != "const" and metadata.get("with_const"):
+        source += "; c = constant baseline"
     blocks = [
         f"HMMR evaluation of {metadata['load_path']} on split '{metadata['split']}', pred_mode "
         f"'{mode}', min_visible {metadata['min_visible']}, T {metadata['T']}, input "
@@ -605,7 +722,7 @@ def format_report(
         ACCEL_LEGEND,
         f"Past/present/future ({source}): the prediction made at frame t for offset dt is "
         "scored against the GT of frame t + dt:",
-        format_columns(results, delta_columns(delta_t_values, mode == "const")),
+        format_columns(results, delta_columns(delta_t_values, bool(metadata.get("with_const")))),
     ]
     return "\n".join(blocks)
 
@@ -638,8 +755,13 @@ def _prediction_files(folder: Path, smpl_path: Path) -> list[Path]:
 
 
 def _evaluate_file(
-    path: str, dataset: str, predict: Callable[..., dict[str, np.ndarray]],
-    cache: PredictionCache, mode: str, settings: TubeSettings, counts: dict[str, int],
+    path: str,
+    dataset: str,
+    predict: Callable[..., dict[str, np.ndarray]],
+    cache: PredictionCache,
+    mode: str,
+    settings: TubeSettings,
+    counts: dict[str, int],
 ) -> list[dict[str, np.ndarray]]:
     """Per-tube errors of one test file (predictions from the cache or the model)."""
     tubes = []
@@ -662,15 +784,14 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     """Run the whole evaluation for parsed flags; returns the results (also written to disk)."""
     folder = resolve(options.load_path)
     config = read_model_config(folder)
-    files = {ds: find_test_files(options.tf_dir, ds, options.split)
-             for ds in options.test_datasets}
+    files = {ds: find_test_files(options.tf_dir, ds, options.split) for ds in options.test_datasets}
     body_choice = resolve_body_model(options.smpl_model_path)
     smpl_path, smpl_text = body_choice.path, body_choice.description
     body = BodyModel(smpl_path)
-    predict = ModelPredictions(folder, config, body, options.T, options.batch_size,
-                               options.use_phi)
+    predict = ModelPredictions(folder, config, body, options.T, options.batch_size, options.use_phi)
     cache = PredictionCache(
-        options.pred_dir, _checkpoint_name(folder),
+        options.pred_dir,
+        _checkpoint_name(folder),
         _prediction_files(folder, smpl_path),
         {"T": options.T, "input": "phi" if options.use_phi else "images"},
         overwrite=options.overwrite_cache,
@@ -681,16 +802,25 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     counts_all = {}
     for dataset, test_files in files.items():
         settings = TubeSettings(
-            has_3d=dataset in DATASETS_3D, min_visible=options.min_visible,
+            has_3d=dataset in DATASETS_3D,
+            min_visible=options.min_visible,
             with_mesh=dataset == MESH_DATASET and options.split == MESH_SPLIT,
-            img_size=config.img_size, delta_t_values=tuple(config.delta_t_values),
-            const=options.pred_mode == "const", body=body,
+            img_size=config.img_size,
+            delta_t_values=tuple(config.delta_t_values),
+            const=options.pred_mode == "const" or options.with_const,
+            body=body,
         )
         counts = {"files": len(test_files), "tubes": 0, "frames": 0, "predicted": 0, "cached": 0}
         per_file = {}
         ordered = test_files[::-1] if options.reverse else test_files
-        for path in tqdm(ordered, desc=f"{dataset}/{options.split}", unit="file",
-                         file=sys.stderr, disable=None, leave=False):
+        for path in tqdm(
+            ordered,
+            desc=f"{dataset}/{options.split}",
+            unit="file",
+            file=sys.stderr,
+            disable=None,
+            leave=False,
+        ):
             per_file[path] = _evaluate_file(path, dataset, predict, cache, mode, settings, counts)
         fps = fps_table.get(dataset)
         scores = {key: math.nan for key in TABLE_COLUMNS}  # every column, NaN when unavailable
@@ -707,6 +837,7 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
         "checkpoint_cache": str(cache.directory),
         "split": options.split,
         "pred_mode": options.pred_mode,
+        "with_const": options.pred_mode == "const" or options.with_const,
         "test_datasets": list(options.test_datasets),
         "min_visible": options.min_visible,
         "T": options.T,
@@ -759,8 +890,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         evaluation = evaluate(options)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; finished predictions stay cached under {options.pred_dir}; "
-              "run the same command again to resume", file=sys.stderr)
+        print(
+            f"{PROG}: interrupted; finished predictions stay cached under {options.pred_dir}; "
+            "run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
     except (ValueError, OSError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)

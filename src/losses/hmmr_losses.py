@@ -5,7 +5,9 @@ The recipe, as the original trainer builds it:
 1. :func:`predict_bodies` runs the body model once on every prediction that is supervised or fed
    to the discriminator: the present path, each past/future predictor (``predict_delta``), the
    hallucinated present (``do_hallucinate``) and hallucinated past/future
-   (``do_hallucinate_preds``).
+   (``do_hallucinate_preds``). With ``use_hmr_only`` (the single-frame HMR ablation) the present
+   path is the per-frame HMR prediction (``_static`` terms) and no past/future predictor of that
+   path is supervised; with ``do_hallucinate`` as well, only the hallucinated predictions are.
 2. :func:`encoder_loss_terms` compares them with the ground truth: present predictions use their
    own camera, past/future ones the optimal camera on frames aligned as §5.4; 3D terms only with
    ``use_3d_label``; plus shape constancy, the shape prior and the hallucination MSE.
@@ -32,9 +34,11 @@ from src.losses.weights import LossWeights
 from src.smpl.lbs import batch_rodrigues
 
 BodyFn = Callable[[tf.Tensor], Mapping[str, tf.Tensor]]
-# (path, delta_t): path "pred" (temporal encoder) or "hal" (hallucinator), delta_t 0 = present
+# (path, delta_t): path "pred" (temporal encoder), "hal" (hallucinator) or "static" (per-frame HMR
+# of the use_hmr_only ablation, present only), delta_t 0 = present
 GroupKey = tuple[str, int]
-PRED, HAL = "pred", "hal"
+PRED, HAL, STATIC = "pred", "hal", "static"
+_PER_FRAME_FAMILIES = ("e_kp", "e_joints", "e_smpl")
 
 _BATCH_KEYS_2D = ("kp2d",)
 _BATCH_KEYS_3D = ("pose", "shape", "joints3d", "has_3d_joints", "has_smpl")
@@ -52,6 +56,12 @@ class LossConfig:
         do_hallucinate: hallucination MSE and present-frame terms on the hallucinated prediction.
         do_hallucinate_preds: also the past/future terms on hallucinated predictions.
         mosh_ignore: treat every sample as without SMPL GT.
+        use_hmr_only: the original's single-frame HMR ablation. Without ``do_hallucinate`` the
+            model's present prediction is supervised as the per-frame HMR one (``e_*_static``
+            terms; the model must have no temporal encoder, ``num_conv_layers=0``); with
+            ``do_hallucinate`` only the hallucinated predictions are (no ``e_hallucinate``,
+            there is no movie strip to imitate). ``e_kp``, ``e_joints``, ``e_smpl``,
+            ``e_const``, the ``_dt_`` terms (and ``e_hallucinate``) read 0, as in the original.
     """
 
     delta_t_values: tuple[int, ...] = constants.DELTA_T_VALUES
@@ -60,6 +70,7 @@ class LossConfig:
     do_hallucinate: bool = False
     do_hallucinate_preds: bool = False
     mosh_ignore: bool = False
+    use_hmr_only: bool = False
 
     def __post_init__(self) -> None:
         self.delta_t_values = tuple(sorted(int(dt) for dt in self.delta_t_values))
@@ -85,6 +96,7 @@ def num_real_mocap(
     do_hallucinate: bool,
     do_hallucinate_preds: bool,
     predict_delta: bool = True,
+    use_hmr_only: bool = False,
 ) -> int:
     """Size of the MoSh batch that matches the number of fake poses exactly (§5.5).
 
@@ -93,9 +105,16 @@ def num_real_mocap(
     With the defaults of ``do_train.sh`` (B 8, T 20, 2 offsets, both switches on): 960. Equal to
     the original's formula wherever that one is consistent (it ignored the hallucinated offsets
     when ``predict_delta`` is off and then stopped on a mismatch).
+
+    With ``use_hmr_only`` the temporal path gives no fakes: B T static predictions without
+    ``do_hallucinate`` (the original's ``T * batch_size``), otherwise the hallucinated ones only
+    (the original halved its count: B T (1 + offsets) with ``do_hallucinate_preds``).
     """
     frames = batch_size * T
-    count = frames + (num_delta * frames if predict_delta else 0)
+    if use_hmr_only:
+        count = 0 if do_hallucinate else frames
+    else:
+        count = frames + (num_delta * frames if predict_delta else 0)
     if do_hallucinate:
         count += frames + (num_delta * frames if do_hallucinate_preds else 0)
     return count
@@ -121,12 +140,17 @@ def prediction_groups(
             and, when hallucinating, ``theta_hal``, ``theta_hal_delta``.
         config: switches.
     Returns:
-        dict (path, dt) -> theta ``(B, T, 85)``.
+        dict (path, dt) -> theta ``(B, T, 85)``. With ``use_hmr_only``: ``(STATIC, 0)`` (the
+        model's present prediction) without ``do_hallucinate``, only the HAL groups with it.
     """
     _require(outputs, ("theta",), "model outputs")
-    groups = {(PRED, 0): outputs["theta"]}
-    if config.predict_delta:
-        groups.update(_delta_groups(outputs, "theta_delta", PRED, config))
+    groups: dict[GroupKey, tf.Tensor] = {}
+    if not config.use_hmr_only:
+        groups[(PRED, 0)] = outputs["theta"]
+        if config.predict_delta:
+            groups.update(_delta_groups(outputs, "theta_delta", PRED, config))
+    elif not config.do_hallucinate:
+        groups[(STATIC, 0)] = outputs["theta"]
     if config.do_hallucinate:
         _require(outputs, ("theta_hal",), "model outputs (do_hallucinate)")
         groups[(HAL, 0)] = outputs["theta_hal"]
@@ -183,7 +207,12 @@ def predict_bodies(
 
 
 def loss_suffix(path: str, delta_t: int) -> str:
-    """Key suffix of the original: '' / '_dt_past' / '_dt_future' / '_hal' / '_hal_past' / ..."""
+    """Key suffix of the original: '' / '_dt_past' / '_dt_future' / '_hal' / '_hal_past' / ...
+    / '_static' (per-frame HMR, present only)."""
+    if path == STATIC:
+        if delta_t != 0:
+            raise ValueError(f"loss_suffix: the static path has no offset, got {delta_t}")
+        return "_static"
     if path == PRED:
         return "" if delta_t == 0 else ("_dt_future" if delta_t > 0 else "_dt_past")
     base = "_hal"
@@ -215,7 +244,9 @@ def encoder_loss_terms(
         dict key -> Ratio with the original keys: ``e_kp``, ``e_joints``, ``e_smpl``, ``e_const``,
         ``e_shape``; with ``predict_delta`` ``e_{kp,joints,smpl}_dt_{past,future}``; with
         ``do_hallucinate`` ``e_hallucinate``, ``e_{kp,joints,smpl}_hal`` and, with
-        ``do_hallucinate_preds``, ``e_{kp,joints,smpl}_hal_{past,future}``.
+        ``do_hallucinate_preds``, ``e_{kp,joints,smpl}_hal_{past,future}``. With
+        ``use_hmr_only`` also ``e_{kp,joints,smpl}_static`` (without ``do_hallucinate``) and the
+        temporal-path keys above read 0 (see :class:`LossConfig`).
     """
     _require(batch, _BATCH_KEYS_2D + (_BATCH_KEYS_3D if config.use_3d_label else ()), "batch")
     if bodies is None:
@@ -226,7 +257,7 @@ def encoder_loss_terms(
     def wanted(key: str) -> bool:
         return weights is None or weights.weight_for(key) > 0
 
-    dtype = bodies[(PRED, 0)]["joints"].dtype
+    dtype = next(iter(bodies.values()))["joints"].dtype
     gt = _ground_truth(batch, config, dtype, need_smpl=config.use_3d_label)
     out: dict[str, Ratio] = {}
     for (path, dt), body in bodies.items():
@@ -239,11 +270,14 @@ def encoder_loss_terms(
             else:
                 term = fn(gt, body, dt)
             out[key] = terms.add_ratios(out[key], term) if key in out else term
+    for key in _inactive_keys(config):
+        out.setdefault(key, terms.zero_ratio(dtype))
 
-    betas = bodies[(PRED, 0)]["theta"][..., constants.SHAPE_SLICE]  # (B, T, 10)
-    out["e_const"] = (
-        terms.shape_constancy_sum_count(betas) if wanted("e_const") else terms.zero_ratio(dtype)
-    )
+    if (PRED, 0) in bodies and wanted("e_const"):
+        betas = bodies[(PRED, 0)]["theta"][..., constants.SHAPE_SLICE]  # (B, T, 10)
+        out["e_const"] = terms.shape_constancy_sum_count(betas)
+    else:
+        out["e_const"] = terms.zero_ratio(dtype)
     all_betas = tf.concat(
         [
             tf.reshape(b["theta"][..., constants.SHAPE_SLICE], [-1, constants.NUM_SHAPE])
@@ -254,14 +288,28 @@ def encoder_loss_terms(
     out["e_shape"] = (
         terms.shape_prior_sum_count(all_betas) if wanted("e_shape") else terms.zero_ratio(dtype)
     )
-    if config.do_hallucinate:
+    if config.do_hallucinate and not config.use_hmr_only:
         _require(outputs, ("movie_strip", "movie_strip_hal"), "model outputs (do_hallucinate)")
         out["e_hallucinate"] = (
             terms.hallucination_sum_count(outputs["movie_strip"], outputs["movie_strip_hal"])
             if wanted("e_hallucinate")
             else terms.zero_ratio(dtype)
         )
+    elif config.do_hallucinate:  # use_hmr_only: no movie strip to imitate
+        out["e_hallucinate"] = terms.zero_ratio(dtype)
     return out
+
+
+def _inactive_keys(config: LossConfig) -> list[str]:
+    """Keys the original's ``use_hmr_only`` trainer kept as constant zeros: the temporal path's
+    present terms and, with ``predict_delta``, its past/future terms."""
+    if not config.use_hmr_only:
+        return []
+    offsets = [0]
+    if config.predict_delta:
+        offsets += list(config.delta_t_values)
+    suffixes = dict.fromkeys(loss_suffix(PRED, dt) for dt in offsets)
+    return [family + suffix for suffix in suffixes for family in _PER_FRAME_FAMILIES]
 
 
 def _ground_truth(

@@ -36,10 +36,12 @@ STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored")
 # Flags whose change makes a checkpoint unusable (they set the shapes of the weights).
 ARCHITECTURE_FLAGS = (
     "num_conv_layers",
+    "use_hmr_only",  # no temporal encoder (num_conv_layers 0)
     "delta_t_values",
     "num_stage",
     "num_kps",
     "img_size",
+    "phi_dim",
     "ief_hidden",
     "hallucinator_hidden",
     "disc_joint_hidden",
@@ -189,7 +191,15 @@ def _define_switches(fv: flags.FlagValues) -> None:
         True,
         "Delta IEF starts from the present prediction (the only mode supported).",
     )
-    _boolean(fv, "use_hmr_only", False, "Per-frame HMR ablation (not supported).")
+    _boolean(
+        fv,
+        "use_hmr_only",
+        False,
+        "Per-frame HMR ablation (the paper's Table 2 baseline): no temporal encoder (the model is "
+        "built with num_conv_layers 0, --num_conv_layers is ignored), the present IEF regresses "
+        "each frame's phi alone (e_*_static losses); with --do_hallucinate only the hallucinated "
+        "predictions are trained.",
+    )
     _boolean(fv, "split_balanced", True, "Half of each batch from the 3D side (h36m).")
     _boolean(fv, "do_hallucinate", False, "Train the hallucinator branch.")
     _boolean(
@@ -218,6 +228,13 @@ def _define_data(fv: flags.FlagValues) -> None:
         "mocap_datasets",
         ["CMU", "H3.6", "jointLim"],
         "Mocap sets under <data_dir>/mocap_neutrMosh for the discriminator.",
+    )
+    _list(
+        fv,
+        "three_d_datasets",
+        ["h36m"],
+        "Which of --datasets form the 3D side of the split-balanced mix (the original: h36m).",
+        new=True,
     )
 
 
@@ -301,12 +318,22 @@ def _define_new(fv: flags.FlagValues) -> None:
         lower_bound=0.0,
         **new,
     )
+    _integer(
+        fv,
+        "phi_dim",
+        constants.PHI_DIM,
+        "Per-frame feature width D of the records' image/phis and of the model (2048 = "
+        "ResNet-50 v2 features; a multiple of the 32 GroupNorm groups). Reduced-width runs on "
+        "matching records (make_quick_data --phi_dim) usually also set --hallucinator_hidden.",
+        lower_bound=1,
+        **new,
+    )
     _integer(fv, "ief_hidden", 1024, "Width of the IEF hidden layers.", lower_bound=1, **new)
     _integer(
         fv,
         "hallucinator_hidden",
         constants.PHI_DIM,
-        "Width of the hallucinator's hidden layers.",
+        "Width of the hallucinator's hidden layers (2048 like phi; reduced runs set it too).",
         lower_bound=1,
         **new,
     )
@@ -451,10 +478,10 @@ def delta_t_values(fv: flags.FlagValues) -> tuple[int, ...]:
 
 
 def model_config_from_flags(fv: flags.FlagValues) -> ModelConfig:
-    """The :class:`ModelConfig` the flags describe (phi width fixed by the records: 2048)."""
+    """The :class:`ModelConfig` the flags describe (phi width ``--phi_dim``, the records')."""
     return ModelConfig(
-        phi_dim=constants.PHI_DIM,
-        num_conv_layers=fv.num_conv_layers,
+        phi_dim=fv.phi_dim,
+        num_conv_layers=0 if fv.use_hmr_only else fv.num_conv_layers,
         num_ief_stages=fv.num_stage,
         dropout_rate=fv.dropout_rate,
         delta_t_values=delta_t_values(fv),
@@ -475,7 +502,6 @@ _ONLY_VALUES = {
     "img_size": constants.IMG_SIZE,
     "precomputed_phi": True,
     "use_delta_from_pred": True,
-    "use_hmr_only": False,
 }
 
 
@@ -489,7 +515,13 @@ def validate_flags(fv: flags.FlagValues) -> list[str]:
         if fv[name].value != only:
             raise ValueError(f"--{name}={fv[name].value!r} is not supported (only {only!r})")
     dts = delta_t_values(fv)
-    if fv.predict_delta and dts and fv.T <= max(abs(dt) for dt in dts):
+    # past/future predictions are supervised on the temporal path (not with use_hmr_only) and,
+    # with do_hallucinate_preds, on the hallucinated one
+    if fv.use_hmr_only:
+        deltas_supervised = fv.do_hallucinate and fv.do_hallucinate_preds
+    else:
+        deltas_supervised = fv.predict_delta
+    if deltas_supervised and dts and fv.T <= max(abs(dt) for dt in dts):
         raise ValueError(
             f"--T={fv.T} must exceed the largest |delta_t| of {list(dts)} so that "
             "past/future predictions have frames to compare with"
@@ -497,6 +529,11 @@ def validate_flags(fv: flags.FlagValues) -> list[str]:
     if fv.dropout_rate >= 1.0:
         raise ValueError(f"--dropout_rate={fv.dropout_rate} must be < 1")
     warnings = []
+    if fv.use_hmr_only and fv.num_conv_layers != 0:
+        warnings.append(
+            f"--num_conv_layers={fv.num_conv_layers} is ignored with --use_hmr_only: the model is "
+            "built without temporal encoder (num_conv_layers 0, per-frame HMR)"
+        )
     if fv.do_hallucinate_preds and not fv.do_hallucinate:
         warnings.append("--do_hallucinate_preds has no effect without --do_hallucinate")
     if fv.strategy != "multi_worker_mirrored" and os.environ.get("TF_CONFIG"):

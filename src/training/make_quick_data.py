@@ -14,8 +14,9 @@ Each track follows a smooth pose trajectory (per joint a random offset plus a sl
 random body shape, seen by a weak-perspective camera that drifts slowly; its 25 keypoints are the
 body model's joints projected by that camera. ``phi`` is a fixed random linear map of
 [camera | pose | shape] plus a little noise: random, yet it determines theta, so the losses can go
-down. The body model is the generated stand-in unless another file is given. Deterministic for a
-given seed.
+down. Its width is the real 2048 unless ``--phi_dim`` asks for a reduced one (train on such records
+with the same ``--phi_dim``). The body model is the generated stand-in unless another file is
+given. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -58,12 +59,10 @@ def _cameras(rng: np.random.Generator, num_frames: int) -> np.ndarray:
     return start + drift * t
 
 
-def _phi_map(seed: int) -> np.ndarray:
-    """(85, 2048) fixed random map theta -> phi."""
+def _phi_map(seed: int, phi_dim: int = constants.PHI_DIM) -> np.ndarray:
+    """(85, phi_dim) fixed random map theta -> phi."""
     rng = np.random.default_rng(seed + 7919)
-    return rng.normal(
-        0.0, 1.0 / np.sqrt(constants.THETA_DIM), (constants.THETA_DIM, constants.PHI_DIM)
-    )
+    return rng.normal(0.0, 1.0 / np.sqrt(constants.THETA_DIM), (constants.THETA_DIM, phi_dim))
 
 
 def _bodies(smpl, pose: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -78,7 +77,8 @@ def _bodies(smpl, pose: np.ndarray, shape: np.ndarray) -> np.ndarray:
 def make_track(
     rng: np.random.Generator, smpl, phi_map: np.ndarray, num_frames: int, with_3d: bool
 ) -> dict:
-    """One synthetic track in :func:`src.data.schema.make_train_example`'s dict layout."""
+    """One synthetic track in :func:`src.data.schema.make_train_example`'s dict layout; phi is
+    ``(num_frames, D)`` with D the width of ``phi_map`` (85, D)."""
     pose = _trajectory(rng, num_frames)
     shape = rng.normal(0.0, 0.5, constants.NUM_SHAPE)
     cams = _cameras(rng, num_frames)
@@ -89,7 +89,7 @@ def make_track(
         vis *= rng.uniform(size=vis.shape) > 0.1
     kp2d = np.concatenate([xy, vis[..., None]], axis=-1) * vis[..., None]
     theta = np.concatenate([cams, pose, np.repeat(shape[None], num_frames, 0)], axis=1)
-    phi = theta @ phi_map + rng.normal(0.0, PHI_NOISE, (num_frames, constants.PHI_DIM))
+    phi = theta @ phi_map + rng.normal(0.0, PHI_NOISE, (num_frames, phi_map.shape[1]))
     track = {"kp2d": kp2d, "phi": phi.astype(np.float32)}
     if with_3d:
         track.update(pose=pose, shape=shape, joints3d=joints[:, : constants.NUM_LSP_JOINTS])
@@ -104,6 +104,7 @@ def make_quick_data(
     num_mocap: int = 2000,
     seed: int = 0,
     smpl_model_path: str | os.PathLike | None = None,
+    phi_dim: int = constants.PHI_DIM,
 ) -> dict[str, list[Path]]:
     """Write the quick data set under ``out`` (see the module docstring).
 
@@ -114,6 +115,7 @@ def make_quick_data(
         num_mocap: mocap samples, over two files.
         seed: everything is deterministic given it.
         smpl_model_path: body model; default the generated stand-in.
+        phi_dim: floats per frame in ``image/phis`` (train with the same ``--phi_dim``).
     Returns:
         dataset name -> files written.
     """
@@ -122,7 +124,9 @@ def make_quick_data(
     from src.smpl.standin import default_standin_path
 
     smpl = SMPL(smpl_model_path or default_standin_path())
-    phi_map = _phi_map(seed)
+    if phi_dim < 1:
+        raise ValueError(f"phi_dim must be >= 1, got {phi_dim}")
+    phi_map = _phi_map(seed, phi_dim)
     out = Path(out)
     written = {}
     for index, (name, with_3d) in enumerate(((QUICK_3D, True), (QUICK_2D, False))):
@@ -165,6 +169,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--num_mocap", type=int, default=2000, help="mocap samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smpl_model_path", default=None, help="default: the stand-in")
+    parser.add_argument(
+        "--phi_dim",
+        type=int,
+        default=constants.PHI_DIM,
+        help="floats per frame in image/phis (train with the same --phi_dim)",
+    )
     args = parser.parse_args(argv)
     try:
         written = make_quick_data(
@@ -175,6 +185,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             args.num_mocap,
             args.seed,
             args.smpl_model_path,
+            args.phi_dim,
         )
     except (OSError, ValueError) as err:
         print(f"make_quick_data: {err}", file=sys.stderr)

@@ -15,6 +15,12 @@ Recipe of one step, per replica (the same code under every strategy):
 4. the step counter advances by ONE (the original advanced its global step twice per iteration,
    once per optimiser: its checkpoint 1,119,816 is about 560k iterations).
 
+The single-frame HMR ablation (``use_hmr_only``) runs the same step on a model without temporal
+encoder (``num_conv_layers=0``, the identity): the present IEF then regresses each frame's phi
+alone, exactly the original's per-frame ``single_view_ief`` on phi reshaped to (B T, 2048), and the
+losses take the ``_static`` keys (:class:`~src.losses.hmmr_losses.LossConfig`). The exported
+weights are then an ordinary HMMR folder whose forward pass is per-frame HMR.
+
 Initialisation (only when the run has no checkpoint, §3.10): mean theta from
 ``neutral_smpl_meanwjoints.h5`` next to the body model (§3.7), then each weights folder of
 ``--pretrained_model_path``: a converted HMR checkpoint (``ief_regressor`` without HMMR parts)
@@ -40,6 +46,7 @@ from src.checkpoints import weights_dir
 from src.losses.hmmr_losses import (
     HAL,
     PRED,
+    STATIC,
     LossConfig,
     adversarial_loss_terms,
     discriminator_inputs,
@@ -139,6 +146,11 @@ class Trainer:
                 f"Trainer: loss delta_t_values {loss_config.delta_t_values} differ from the "
                 f"model's {model_config.delta_t_values}"
             )
+        if loss_config.use_hmr_only and model_config.num_conv_layers != 0:
+            raise ValueError(
+                "Trainer: use_hmr_only (per-frame HMR) needs a model without temporal encoder "
+                f"(num_conv_layers=0), got num_conv_layers={model_config.num_conv_layers}"
+            )
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if settings.mixed_precision else "float32"
         )
@@ -192,6 +204,7 @@ class Trainer:
             cfg.do_hallucinate,
             cfg.do_hallucinate_preds,
             cfg.predict_delta,
+            cfg.use_hmr_only,
         )
 
     @property
@@ -262,7 +275,9 @@ class Trainer:
                 (M, 72).
         Returns:
             ``(terms, extras)``: key -> Ratio with LOCAL numerators and denominators;
-            ``kp2d_pred`` (B, T, 25, 2) (and ``kp2d_hal``) for image summaries.
+            ``kp2d_pred`` (B, T, 25, 2) (and ``kp2d_hal``) for image summaries; ``kp2d_pred`` is
+            the first supervised present prediction (temporal, else static, else hallucinated,
+            as the original showed with ``use_hmr_only``).
         """
         cfg = self.loss_config
         outputs = self.model(batch["phi"], training=True, hallucinate=cfg.do_hallucinate)
@@ -274,8 +289,9 @@ class Trainer:
             d_fake = tf.cast(self.discriminator(fake), tf.float32)
             d_real = tf.cast(self.discriminator(real), tf.float32)
             terms.update(adversarial_loss_terms(d_real, d_fake))
-        extras = {"kp2d_pred": bodies[(PRED, 0)]["kp2d"]}
-        if (HAL, 0) in bodies:
+        main = next(key for key in ((PRED, 0), (STATIC, 0), (HAL, 0)) if key in bodies)
+        extras = {"kp2d_pred": bodies[main]["kp2d"]}
+        if main != (HAL, 0) and (HAL, 0) in bodies:
             extras["kp2d_hal"] = bodies[(HAL, 0)]["kp2d"]
         return terms, extras
 

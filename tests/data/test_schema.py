@@ -64,8 +64,13 @@ def _original_record(rng: np.random.Generator, num_joints3d: int = 14) -> tuple[
             expected_kp[t, 14 + j] = face[t, :, j]
         for j in range(6):
             expected_kp[t, 19 + j] = toes[t, :, j]
-    truth = {"kp2d": expected_kp, "phi": phis, "pose": poses, "shape": shape,
-             "joints3d": gt3ds[:, :14]}
+    truth = {
+        "kp2d": expected_kp,
+        "phi": phis,
+        "pose": poses,
+        "shape": shape,
+        "joints3d": gt3ds[:, :14],
+    }
     return example.SerializeToString(), truth
 
 
@@ -119,9 +124,15 @@ def test_writer_round_trip_with_images_and_labels():
     kp = rng.uniform(-1, 1, size=(N, 25, 3))
     kp[..., 2] = 1
     images = rng.integers(0, 255, size=(N, 8, 8, 3), dtype=np.uint8)
-    track = {"kp2d": kp, "images": images, "pose": rng.normal(size=(N, 72)),
-             "shape": rng.normal(size=10), "joints3d": rng.normal(size=(N, 14, 3)),
-             "time_pts": [3, 3 + N], "filenames": np.array([f"im{k}.png" for k in range(N)])}
+    track = {
+        "kp2d": kp,
+        "images": images,
+        "pose": rng.normal(size=(N, 72)),
+        "shape": rng.normal(size=10),
+        "joints3d": rng.normal(size=(N, 14, 3)),
+        "time_pts": [3, 3 + N],
+        "filenames": np.array([f"im{k}.png" for k in range(N)]),
+    }
     parsed = schema.parse_example_np(schema.serialize_sequence_example(track))
     np.testing.assert_allclose(parsed["kp2d"], kp, atol=1e-6)
     np.testing.assert_allclose(parsed["pose"], track["pose"], atol=1e-6)
@@ -140,11 +151,19 @@ def test_tf_parse_of_record_without_phi_names_the_source():
 
 
 def test_tf_parse_rejects_wrong_xys_length():
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "meta/N": _i([2]), "image/xys": _f(np.zeros(27)), "image/visibilities": _i(np.zeros(28))}))
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                "meta/N": _i([2]),
+                "image/xys": _f(np.zeros(27)),
+                "image/visibilities": _i(np.zeros(28)),
+            }
+        )
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match="bad.tfrecord.*image/xys"):
-        schema.parse_track_tf(tf.constant(example.SerializeToString()), with_phi=False,
-                              source="bad.tfrecord")
+        schema.parse_track_tf(
+            tf.constant(example.SerializeToString()), with_phi=False, source="bad.tfrecord"
+        )
 
 
 def test_writer_rejects_wrong_keypoint_shape():
@@ -163,3 +182,58 @@ def test_mocap_record_round_trip_and_pose_only_record_error():
         schema.parse_mocap_tf(tf.constant(pose_only.SerializeToString()), source="cmu_000.tfrecord")
     with pytest.raises(ValueError, match="shape"):
         schema.parse_mocap_np(pose_only.SerializeToString())
+
+
+# --------------------------------------------------------------------------------------------
+# phi of another width than 2048 (reduced-width experiments)
+
+SMALL_PHI = 64
+
+
+def _track_with_phi(phi: np.ndarray) -> dict:
+    kp = np.zeros((len(phi), 25, 3))
+    kp[..., 2] = 1.0
+    return {"kp2d": kp, "phi": phi}
+
+
+def test_reduced_width_phi_round_trips_through_both_readers():
+    phi = np.random.default_rng(10).normal(size=(N, SMALL_PHI)).astype(np.float32)
+    record = schema.serialize_sequence_example(_track_with_phi(phi))
+    feats = tf.train.Example.FromString(record).features.feature
+    assert len(feats["image/phis"].float_list.value) == N * SMALL_PHI  # same key, N*D floats
+    np.testing.assert_array_equal(schema.parse_example_np(record)["phi"], phi)
+    parsed = schema.parse_track_tf(tf.constant(record), phi_dim=SMALL_PHI)
+    np.testing.assert_array_equal(parsed["phi"].numpy(), phi)
+    any_width = schema.parse_track_tf(tf.constant(record), phi_dim=None)
+    np.testing.assert_array_equal(any_width["phi"].numpy(), phi)
+
+
+def test_tf_parse_names_the_record_and_both_widths_on_a_width_mismatch():
+    record = schema.serialize_sequence_example(_track_with_phi(np.zeros((N, SMALL_PHI))))
+    expected = (
+        r"small.tfrecord: image/phis holds 64 floats per frame; the model expects 2048 "
+        r"\(--phi_dim\)"
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+        schema.parse_track_tf(tf.constant(record), source="small.tfrecord")
+    full = schema.serialize_sequence_example(_track_with_phi(np.zeros((N, PHI))))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="2048 floats per frame.*expects 64"):
+        schema.parse_track_tf(tf.constant(full), phi_dim=SMALL_PHI)
+
+
+def test_phi_that_is_not_a_whole_number_per_frame_is_refused_by_name():
+    example = tf.train.Example.FromString(
+        schema.serialize_sequence_example(_track_with_phi(np.zeros((N, SMALL_PHI))))
+    )
+    example.features.feature["image/phis"].float_list.value.append(1.0)  # N * 64 + 1 floats
+    record = example.SerializeToString()
+    with pytest.raises(ValueError, match="odd.tfrecord.*image/phis.*257 floats for 4 frames"):
+        schema.parse_example_np(record, source="odd.tfrecord")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="odd.tfrecord.*257 floats for 4"):
+        schema.parse_track_tf(tf.constant(record), source="odd.tfrecord", phi_dim=None)
+
+
+@pytest.mark.parametrize("shape", [(N, 0), (N + 1, SMALL_PHI), (N,)])
+def test_writer_refuses_phi_without_one_row_of_at_least_one_float_per_frame(shape):
+    with pytest.raises(ValueError, match="phi"):
+        schema.make_train_example(_track_with_phi(np.zeros((N, 1))) | {"phi": np.zeros(shape)})

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from src import constants
-from src.checkpoints.weights_dir import save_weights_dir
+from src.checkpoints.weights_dir import CONFIG_FILE, save_weights_dir
 from src.data import schema, tfrecord_lib
 from src.evaluation import evaluate as ev
 from src.evaluation.metrics import M_TO_MM
@@ -124,22 +124,36 @@ def world(tmp_path_factory):
     tubes = {
         # file means 0.01 and 0.03 m: dataset 0.02 (frame-weighted it would be 0.0233)
         ("3dpw", "downtown_a"): [R.make_tube(rng, 24, KP_OFFSET["3dpw"], 0.14, ACCEL, 25)],
-        ("3dpw", "downtown_b"): [R.make_tube(rng, 30, KP_OFFSET["3dpw"], 0.42, ACCEL, 25),
-                                 R.make_tube(rng, 18, KP_OFFSET["3dpw"], 0.42, ACCEL, 25)],
+        ("3dpw", "downtown_b"): [
+            R.make_tube(rng, 30, KP_OFFSET["3dpw"], 0.42, ACCEL, 25),
+            R.make_tube(rng, 18, KP_OFFSET["3dpw"], 0.42, ACCEL, 25),
+        ],
         ("h36m", "S9_Walking_cam03"): [R.make_tube(rng, 22, KP_OFFSET["h36m"], 0.07, ACCEL)],
         ("h36m", "S9_Walking_cam01"): [R.make_tube(rng, 22, (30.0, 40.0), 1.4, ACCEL)],
         ("penn_action", "0001"): [
             R.make_tube(rng, 26, KP_OFFSET["penn_action"], with_3d=False, accel_m=ACCEL),
-            R.make_tube(rng, 20, KP_OFFSET["penn_action"], with_3d=False, accel_m=ACCEL,
-                        hidden_frames=(0, 1, 2, 3, 4)),
+            R.make_tube(
+                rng,
+                20,
+                KP_OFFSET["penn_action"],
+                with_3d=False,
+                accel_m=ACCEL,
+                hidden_frames=(0, 1, 2, 3, 4),
+            ),
         ],
     }
     for (dataset, name), file_tubes in tubes.items():
         R.write_file(root / dataset / "val" / f"{name}.tfrecord", file_tubes)
     body, body_params = R.write_body_model(tmp / "tiny_body.npz", rng)
     weights = weights_folder(tmp / "weights")
-    return {"tmp": tmp, "root": root, "tubes": tubes, "body": body, "body_params": body_params,
-            "weights": weights}
+    return {
+        "tmp": tmp,
+        "root": root,
+        "tubes": tubes,
+        "body": body,
+        "body_params": body_params,
+        "weights": weights,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +163,19 @@ def pred_run(world):
     calls: list = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev, "ModelPredictions", fake_network(calls))
-        code, out, err = run_cli(flags(world["root"], world["weights"], world["body"], tmp,
-                                       "--test_datasets", DATASETS))
+        code, out, err = run_cli(
+            flags(world["root"], world["weights"], world["body"], tmp, "--test_datasets", DATASETS)
+        )
     assert code == 0, err
     stem = f"results_val_pred_{DATASETS.replace(',', '-')}"
-    return {"out": out, "err": err, "calls": calls, "tmp": tmp,
-            "json": read_json(tmp / "out" / f"{stem}.json"), "csv": tmp / "out" / f"{stem}.csv"}
+    return {
+        "out": out,
+        "err": err,
+        "calls": calls,
+        "tmp": tmp,
+        "json": read_json(tmp / "out" / f"{stem}.json"),
+        "csv": tmp / "out" / f"{stem}.csv",
+    }
 
 
 def test_known_errors_in_metres_and_pixels(pred_run, world):
@@ -173,9 +194,16 @@ def test_known_errors_in_metres_and_pixels(pred_run, world):
         files = [tubes for (ds, _), tubes in world["tubes"].items() if ds == dataset]
         if dataset == "h36m":
             files = [world["tubes"][("h36m", "S9_Walking_cam03")]]
-        expected = np.mean([np.mean(np.concatenate([
-            pa_mpjpe_reference(t.track["joints3d"], t.preds["joints"]) for t in tubes]))
-            for tubes in files])
+        expected = np.mean(
+            [
+                np.mean(
+                    np.concatenate(
+                        [pa_mpjpe_reference(t.track["joints3d"], t.preds["joints"]) for t in tubes]
+                    )
+                )
+                for tubes in files
+            ]
+        )
         assert res[dataset]["joints_pa"] == pytest.approx(expected, abs=1e-5)
     assert res["3dpw"]["mesh_posed"] is None  # meshes on the 3DPW test split only
 
@@ -229,8 +257,10 @@ def test_every_output_states_its_units(pred_run):
     for title in ("Original layout", "Millimetres", "Acceleration", "Past/present/future"):
         start = next(i for i, line in enumerate(lines) if line.startswith(title))
         unit_line = lines[start + 2].split()
-        assert unit_line and all(u in {"m", "px", "fraction", "m/frame^2", "mm", "mm/frame^2",
-                                       "mm/s^2", "frames/s"} for u in unit_line), unit_line
+        assert unit_line and all(
+            u in {"m", "px", "fraction", "m/frame^2", "mm", "mm/frame^2", "mm/s^2", "frames/s"}
+            for u in unit_line
+        ), unit_line
     payload = pred_run["json"]
     keys = {k for values in payload["results"].values() for k in values}
     assert keys <= set(payload["units"])
@@ -259,8 +289,16 @@ def test_h36m_reads_only_camera_3_and_counts_are_reported(pred_run, world):
 def test_second_run_uses_the_cache_without_the_model(world, pred_run):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev, "ModelPredictions", fake_network([], fail=True))
-        code, out, err = run_cli(flags(world["root"], world["weights"], world["body"],
-                                       pred_run["tmp"], "--test_datasets", DATASETS))
+        code, out, err = run_cli(
+            flags(
+                world["root"],
+                world["weights"],
+                world["body"],
+                pred_run["tmp"],
+                "--test_datasets",
+                DATASETS,
+            )
+        )
     assert code == 0, err
     stem = f"results_val_pred_{DATASETS.replace(',', '-')}.json"
     again = read_json(pred_run["tmp"] / "out" / stem)
@@ -273,8 +311,17 @@ def test_overwrite_cache_predicts_again(world, pred_run, tmp_path):
     calls: list = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev, "ModelPredictions", fake_network(calls))
-        argv = flags(world["root"], world["weights"], world["body"], pred_run["tmp"],
-                     "--test_datasets", "3dpw", "--overwrite_cache", "--out_dir", str(tmp_path))
+        argv = flags(
+            world["root"],
+            world["weights"],
+            world["body"],
+            pred_run["tmp"],
+            "--test_datasets",
+            "3dpw",
+            "--overwrite_cache",
+            "--out_dir",
+            str(tmp_path),
+        )
         code, _, err = run_cli(argv)
     assert code == 0, err
     assert len(calls) == 3
@@ -308,8 +355,9 @@ def _const_reference(tubes, dt: int, offset: tuple[float, float]) -> tuple[float
 
 def test_const_mode_scores_the_present_prediction_as_past_and_future(world, tmp_path):
     calls: list = []
-    base = flags(world["root"], world["weights"], world["body"], tmp_path, "--test_datasets",
-                 "3dpw")
+    base = flags(
+        world["root"], world["weights"], world["body"], tmp_path, "--test_datasets", "3dpw"
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev, "ModelPredictions", fake_network(calls))
         code, _, err = run_cli([*base, "--pred_mode", "hal"])
@@ -337,8 +385,9 @@ def test_mesh_errors_on_the_3dpw_test_split_match_the_shape_offset(world, tmp_pa
     theta = np.zeros((n, constants.THETA_DIM))
     theta[:, constants.SHAPE_SLICE] = betas_gt
     theta[:, constants.SHAPE_SLICE.start] += delta  # beta_0 off by delta
-    tube = R.make_tube(rng, n, theta=theta, num_gt_joints=25,
-                       smpl_gt=(np.zeros((n, constants.NUM_POSE)), betas_gt))
+    tube = R.make_tube(
+        rng, n, theta=theta, num_gt_joints=25, smpl_gt=(np.zeros((n, constants.NUM_POSE)), betas_gt)
+    )
     for split in ("val", "test"):
         R.write_file(tmp_path / "rec" / "3dpw" / split / "flat_a.tfrecord", [tube])
     # zero pose: vertices = template + shapedirs . betas, so each vertex is off by
@@ -348,8 +397,16 @@ def test_mesh_errors_on_the_3dpw_test_split_match_the_shape_offset(world, tmp_pa
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev, "ModelPredictions", fake_network([]))
         for split in ("val", "test"):
-            argv = flags(tmp_path / "rec", world["weights"], world["body"], tmp_path,
-                         "--test_datasets", "3dpw", "--split", split)
+            argv = flags(
+                tmp_path / "rec",
+                world["weights"],
+                world["body"],
+                tmp_path,
+                "--test_datasets",
+                "3dpw",
+                "--split",
+                split,
+            )
             code, _, err = run_cli(argv)
             assert code == 0, err
             path = tmp_path / "out" / f"results_{split}_pred_3dpw.json"
@@ -384,8 +441,9 @@ class FramesFromGray:
 def _image_tube(rng: np.random.Generator, n: int, size: int = 224) -> R.Tube:
     tube = R.make_tube(rng, n, with_3d=False)
     gray = GRAY_STEP * (np.arange(n) + 1)
-    tube.track["images"] = np.broadcast_to(
-        gray[:, None, None, None], (n, size, size, 3)).astype(np.uint8)
+    tube.track["images"] = np.broadcast_to(gray[:, None, None, None], (n, size, size, 3)).astype(
+        np.uint8
+    )
     del tube.track["phi"]
     return tube
 
@@ -398,8 +456,11 @@ def test_crops_are_decoded_in_order_and_encoded_by_the_folders_networks(tmp_path
     body, _ = R.write_body_model(tmp_path / "body.npz", rng)
     fake = FramesFromGray(tube.preds)
     monkeypatch.setattr(ev.ModelPredictions, "_predictor", lambda self, mode: fake)
-    argv = [a for a in flags(tmp_path / "rec", weights, body, tmp_path, "--test_datasets",
-                             "penn_action") if a != "--use_phi"]
+    argv = [
+        a
+        for a in flags(tmp_path / "rec", weights, body, tmp_path, "--test_datasets", "penn_action")
+        if a != "--use_phi"
+    ]
     code, _, err = run_cli(argv)
     assert code == 0, err
     assert fake.seen == [list(range(17))]
@@ -409,8 +470,9 @@ def test_crops_are_decoded_in_order_and_encoded_by_the_folders_networks(tmp_path
 
 def test_crops_of_the_wrong_size_give_a_one_line_error(tmp_path, monkeypatch):
     rng = np.random.default_rng(4)
-    R.write_file(tmp_path / "rec" / "penn_action" / "val" / "0003.tfrecord",
-                 [_image_tube(rng, 5, size=64)])
+    R.write_file(
+        tmp_path / "rec" / "penn_action" / "val" / "0003.tfrecord", [_image_tube(rng, 5, size=64)]
+    )
     weights = weights_folder(tmp_path / "w", (*ev.PART_ENCODERS, ev.RESNET_PART))
     body, _ = R.write_body_model(tmp_path / "body.npz", rng)
 
@@ -419,8 +481,11 @@ def test_crops_of_the_wrong_size_give_a_one_line_error(tmp_path, monkeypatch):
             return list(crops)
 
     monkeypatch.setattr(ev.ModelPredictions, "_predictor", lambda self, mode: Consumes())
-    argv = [a for a in flags(tmp_path / "rec", weights, body, tmp_path, "--test_datasets",
-                             "penn_action") if a != "--use_phi"]
+    argv = [
+        a
+        for a in flags(tmp_path / "rec", weights, body, tmp_path, "--test_datasets", "penn_action")
+        if a != "--use_phi"
+    ]
     code, out, err = run_cli(argv)
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "0003.tfrecord" in err and "224x224" in err
@@ -433,7 +498,8 @@ def test_crops_of_the_wrong_size_give_a_one_line_error(tmp_path, monkeypatch):
 def _assert_one_line_error(code: int, err: str, *needles: str) -> None:
     assert code == 1, err
     err = "".join(
-        line for line in err.splitlines(keepends=True)
+        line
+        for line in err.splitlines(keepends=True)
         if not line.startswith("hmmr-evaluate: warning:")
     )
     assert err.count("\n") == 1 and err.startswith("hmmr-evaluate: error:"), err
@@ -449,13 +515,21 @@ def test_missing_tf_dir_is_a_one_line_error(world, tmp_path):
 
 def test_empty_dataset_is_a_one_line_error(world, tmp_path):
     (tmp_path / "rec" / "h36m" / "val").mkdir(parents=True)
-    R.write_file(tmp_path / "rec" / "h36m" / "val" / "S9_Eating_cam01.tfrecord",
-                 [R.make_tube(np.random.default_rng(0), 8)])
-    code, _, err = run_cli(flags(tmp_path / "rec", world["weights"], world["body"], tmp_path,
-                                 "--test_datasets", "h36m"))
+    R.write_file(
+        tmp_path / "rec" / "h36m" / "val" / "S9_Eating_cam01.tfrecord",
+        [R.make_tube(np.random.default_rng(0), 8)],
+    )
+    code, _, err = run_cli(
+        flags(
+            tmp_path / "rec", world["weights"], world["body"], tmp_path, "--test_datasets", "h36m"
+        )
+    )
     _assert_one_line_error(code, err, str(Path("h36m") / "val"), "*cam03*")
-    code, _, err = run_cli(flags(tmp_path / "rec", world["weights"], world["body"], tmp_path,
-                                 "--test_datasets", "3dpw"))
+    code, _, err = run_cli(
+        flags(
+            tmp_path / "rec", world["weights"], world["body"], tmp_path, "--test_datasets", "3dpw"
+        )
+    )
     _assert_one_line_error(code, err, "3dpw")
 
 
@@ -472,24 +546,29 @@ def test_missing_resnet_without_use_phi_is_a_one_line_error(world, tmp_path):
 
 
 def test_use_phi_on_records_without_phi_is_a_one_line_error(world, tmp_path, monkeypatch):
-    R.write_file(tmp_path / "rec" / "penn_action" / "val" / "0004.tfrecord",
-                 [_image_tube(np.random.default_rng(5), 4)])
+    R.write_file(
+        tmp_path / "rec" / "penn_action" / "val" / "0004.tfrecord",
+        [_image_tube(np.random.default_rng(5), 4)],
+    )
     weights = weights_folder(tmp_path / "w", ev.PART_ENCODERS)
     monkeypatch.setattr(ev.ModelPredictions, "_predictor", lambda self, mode: None)
-    code, _, err = run_cli(flags(tmp_path / "rec", weights, world["body"], tmp_path,
-                                 "--test_datasets", "penn_action"))
+    code, _, err = run_cli(
+        flags(tmp_path / "rec", weights, world["body"], tmp_path, "--test_datasets", "penn_action")
+    )
     _assert_one_line_error(code, err, "0004.tfrecord", "image/phis")
 
 
 def test_bad_flag_value_is_a_one_line_usage_error(world, tmp_path):
-    code, _, err = run_cli(flags(world["root"], world["weights"], world["body"], tmp_path,
-                                 "--pred_mode", "future"))
+    code, _, err = run_cli(
+        flags(world["root"], world["weights"], world["body"], tmp_path, "--pred_mode", "future")
+    )
     assert code == 2 and err.count("\n") == 1 and "--pred_mode" in err
 
 
 def test_interrupted_run_keeps_finished_predictions_and_resumes(world, tmp_path):
-    base = flags(world["root"], world["weights"], world["body"], tmp_path, "--test_datasets",
-                 "3dpw")
+    base = flags(
+        world["root"], world["weights"], world["body"], tmp_path, "--test_datasets", "3dpw"
+    )
     calls: list = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(ev, "ModelPredictions", fake_network(calls, interrupt_at=2))
@@ -522,7 +601,8 @@ def test_aligned_frames_pair_prediction_at_t_with_gt_at_t_plus_dt():
 def test_dataset_results_add_millimetres_and_per_second_squared():
     values, units = ev.dataset_results(
         {"joints": 0.1234567, "accel": 0.01, "kp_pck_past": 0.5, "joints_pa_future": math.nan},
-        fps=30.0)
+        fps=30.0,
+    )
     assert values["joints"] == 0.12346 and units["joints"] == "m"
     assert values["joints_mm"] == pytest.approx(123.457) and units["joints_mm"] == "mm"
     assert values["accel_mm_per_s2"] == pytest.approx(9000.0)
@@ -562,13 +642,34 @@ def test_module_runs_a_real_weights_folder_on_generated_records(tmp_path):
         joints = np.array(out["joints"][:, : constants.NUM_LSP_JOINTS], np.float64)
         joints[:, R.PELVIS_FREE_JOINT, 0] += 0.14
         tubes.append({"kp2d": kp, "phi": phi, "joints3d": joints})
-    tfrecord_lib.write_records(tmp_path / "rec" / "h36m" / "val" / "S9_Sit_cam03.tfrecord",
-                               [schema.serialize_sequence_example(t) for t in tubes])
-    argv = ["--load_path", str(weights), "--data_dir", str(tmp_path / "rec"), "--test_datasets",
-            "h36m", "--use_phi", "--smpl_model_path", str(body), "--batch_size", "2",
-            "--pred_dir", str(tmp_path / "cache"), "--out_dir", str(tmp_path / "out")]
-    done = subprocess.run([sys.executable, "-m", "src.evaluation.evaluate", *argv], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    tfrecord_lib.write_records(
+        tmp_path / "rec" / "h36m" / "val" / "S9_Sit_cam03.tfrecord",
+        [schema.serialize_sequence_example(t) for t in tubes],
+    )
+    argv = [
+        "--load_path",
+        str(weights),
+        "--data_dir",
+        str(tmp_path / "rec"),
+        "--test_datasets",
+        "h36m",
+        "--use_phi",
+        "--smpl_model_path",
+        str(body),
+        "--batch_size",
+        "2",
+        "--pred_dir",
+        str(tmp_path / "cache"),
+        "--out_dir",
+        str(tmp_path / "out"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "src.evaluation.evaluate", *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Original layout" in done.stdout and "mm/s^2" in done.stdout
     res = read_json(tmp_path / "out" / "results_val_pred_h36m.json")["results"]["h36m"]
@@ -586,3 +687,138 @@ def test_use_phi_without_resnet_warns_about_zero_padding(world, tmp_path, monkey
     monkeypatch.setattr(ev.ModelPredictions, "_predictor", stop)
     _, _, err = run_cli(flags(world["root"], weights, world["body"], tmp_path))
     assert "warning" in err and "zero features" in err
+
+
+# --------------------------------------------------------------------------------------------
+# A weights folder of reduced phi width (reduced-width experiments)
+
+SMALL = ModelConfig(
+    phi_dim=64, gn_groups=8, num_conv_layers=1, ief_hidden=32, hallucinator_hidden=32
+)
+
+
+def test_use_phi_evaluates_records_of_the_folders_reduced_width(tmp_path):
+    import keras
+
+    from src.checkpoints.weights_dir import save_models
+    from src.inference.predictor import Predictor
+    from src.networks.hmmr import HMMR
+    from src.smpl.layer import SMPL
+
+    rng = np.random.default_rng(8)
+    keras.utils.set_random_seed(8)
+    model = HMMR(SMALL)
+    model.build((None, None, SMALL.phi_dim))
+    weights = save_models(tmp_path / "weights", model=model)
+    body, _ = R.write_body_model(tmp_path / "body.npz", rng)
+    predictor = Predictor(model, SMPL(body), T=20, batch_size=2)  # zero padding: no ResNet
+    tubes = []
+    for n in (15, 9):
+        phi = rng.normal(size=(n, SMALL.phi_dim)).astype(np.float32)
+        out = predictor.predict_phi(phi)
+        kp = np.ones((n, constants.NUM_KPS, 3))
+        kp[..., :2] = (out["kps"] + 1.0) * 112.0 + np.array([3.0, 4.0])
+        joints = np.array(out["joints"][:, : constants.NUM_LSP_JOINTS], np.float64)
+        joints[:, R.PELVIS_FREE_JOINT, 0] += 0.14
+        tubes.append({"kp2d": kp, "phi": phi, "joints3d": joints})
+    tfrecord_lib.write_records(
+        tmp_path / "rec" / "h36m" / "val" / "S9_Sit_cam03.tfrecord",
+        [schema.serialize_sequence_example(t) for t in tubes],
+    )
+    code, out, err = run_cli(
+        flags(
+            tmp_path / "rec",
+            weights,
+            body,
+            tmp_path,
+            "--test_datasets",
+            "h36m",
+            "--batch_size",
+            "2",
+        )
+    )
+    assert code == 0, err
+    res = read_json(tmp_path / "out" / "results_val_pred_h36m.json")["results"]["h36m"]
+    assert res["joints"] == pytest.approx(0.01, abs=2e-5)
+    assert res["kp"] == pytest.approx(5.0, abs=1e-3)
+    assert res["kp_pck"] == pytest.approx(1.0)
+
+
+def test_records_of_another_width_than_the_folder_are_a_one_line_error(world, tmp_path):
+    weights = save_weights_dir(tmp_path / "w", SMALL, {p: {} for p in ev.PART_ENCODERS})
+    code, _, err = run_cli(
+        flags(world["root"], weights, world["body"], tmp_path, "--test_datasets", "h36m")
+    )
+    _assert_one_line_error(
+        code,
+        err,
+        "S9_Walking_cam03.tfrecord (person 0)",
+        "image/phis holds 2048 floats per frame; the model expects 64",
+        str(weights / CONFIG_FILE),
+    )
+
+
+def test_image_path_of_a_reduced_width_folder_is_a_one_line_error(world, tmp_path):
+    weights = save_weights_dir(
+        tmp_path / "w", SMALL, {p: {} for p in (*ev.PART_ENCODERS, ev.RESNET_PART)}
+    )
+    argv = [a for a in flags(world["root"], weights, world["body"], tmp_path) if a != "--use_phi"]
+    code, _, err = run_cli(argv)
+    _assert_one_line_error(code, err, "phi_dim 64", "2048", "--use_phi")
+
+
+def test_with_const_adds_the_constant_baseline_to_the_temporal_predictions(world, tmp_path):
+    calls: list = []
+    base = flags(
+        world["root"], world["weights"], world["body"], tmp_path, "--test_datasets", "3dpw"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ev, "ModelPredictions", fake_network(calls))
+        code, out, err = run_cli([*base, "--pred_mode", "pred", "--with_const"])
+    assert code == 0, err
+    assert {mode for _, mode in calls} == {"pred"}
+    payload = read_json(tmp_path / "out" / "results_val_pred_3dpw.json")
+    res = payload["results"]["3dpw"]
+    assert payload["metadata"]["with_const"] is True
+    tubes = [world["tubes"][("3dpw", "downtown_a")], world["tubes"][("3dpw", "downtown_b")]]
+    for dt, when in ((-5, "past"), (5, "future")):
+        kp_ref, joints_ref = _const_reference(tubes, dt, KP_OFFSET["3dpw"])
+        assert res[f"kp_{when}_const"] == pytest.approx(kp_ref, abs=1e-4)
+        assert res[f"joints_{when}_const"] == pytest.approx(joints_ref, abs=1e-5)
+        assert res[f"kp_{when}"] == pytest.approx(0.0, abs=1e-4)  # the model's own past/future
+    assert "pampjpe+5c" in out and "constant baseline" in out
+
+
+def test_a_dataset_outside_the_originals_is_scored_in_3d_when_its_tubes_have_3d_joints(
+    world, tmp_path
+):
+    root = tmp_path / "records"
+    rng = np.random.default_rng(3)
+    tube = R.make_tube(rng, 24, KP_OFFSET["3dpw"], 0.14, ACCEL, 25)
+    R.write_file(root / "synth_3d" / "val" / "clip.tfrecord", [tube])
+    R.write_file(
+        root / "synth_2d" / "val" / "clip.tfrecord",
+        [R.make_tube(rng, 24, KP_OFFSET["3dpw"], with_3d=False, accel_m=ACCEL)],
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ev, "ModelPredictions", fake_network([]))
+        code, _, err = run_cli(
+            flags(
+                root,
+                world["weights"],
+                world["body"],
+                tmp_path,
+                "--test_datasets",
+                "synth_3d,synth_2d",
+            )
+        )
+    assert code == 0, err
+    res = read_json(tmp_path / "out" / "results_val_pred_synth_3d-synth_2d.json")["results"]
+    expected = np.mean(
+        np.linalg.norm(
+            pelvis_centred(tube.track["joints3d"]) - pelvis_centred(tube.preds["joints"]), axis=-1
+        )
+    )
+    assert res["synth_3d"]["joints"] == pytest.approx(expected, abs=1e-5)
+    assert res["synth_3d"]["joints"] > 1e-3
+    assert res["synth_2d"]["joints"] in (None, -1)  # no 3D joints: not scored in 3D

@@ -7,6 +7,8 @@ enumeration rather than by slicing.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -421,3 +423,94 @@ def test_traced_with_unknown_batch_and_time_gives_the_eager_values_in_float32():
     for key, value in eager.items():
         assert graph[key].dtype == tf.float32
         assert float(graph[key]) == pytest.approx(float(value), rel=1e-5, abs=1e-7), key
+
+
+# ---------------------------------------------------------------------------------------------
+# use_hmr_only: the single-frame HMR ablation
+
+
+def _per_frame(batch: dict[str, np.ndarray], outputs: dict[str, np.ndarray]):
+    """Every frame as its own one-frame sequence, as the original's ``omegas_gt_static`` (B T
+    samples, per-sample 3D flags repeated over each track's frames)."""
+    B, T = batch["kp2d"].shape[:2]
+    flat_batch = {
+        "kp2d": batch["kp2d"].reshape(B * T, 1, K, 3),
+        "pose": batch["pose"].reshape(B * T, 1, -1),
+        "shape": np.repeat(batch["shape"], T, axis=0),
+        "joints3d": batch["joints3d"].reshape(B * T, 1, J14, 3),
+        "has_3d_joints": np.repeat(batch["has_3d_joints"], T),
+        "has_smpl": np.repeat(batch["has_smpl"], T),
+    }
+    return flat_batch, {"theta": outputs["theta"].reshape(B * T, 1, -1)}
+
+
+def test_hmr_only_static_terms_are_the_per_frame_present_terms():
+    B, T = 2, 9
+    batch, outputs = make_batch(B, T), make_outputs(B, T)
+    got = values(
+        hmmr_losses.encoder_loss_terms(
+            to_tf(batch), to_tf(outputs), FakeBody(), None, LossConfig(use_hmr_only=True)
+        )
+    )
+    flat_batch, flat_outputs = _per_frame(batch, outputs)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):  # e_const of 1-frame tracks
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expect = ref_encoder_terms(flat_batch, flat_outputs, {"predict_delta": False})
+    active = {"e_kp_static", "e_joints_static", "e_smpl_static", "e_shape"}
+    zeros = {"e_kp", "e_joints", "e_smpl", "e_const"} | {
+        f + s for f in ("e_kp", "e_joints", "e_smpl") for s in ("_dt_past", "_dt_future")
+    }
+    assert set(got) == active | zeros
+    for family in ("e_kp", "e_joints", "e_smpl"):
+        assert expect[family] > 0
+        assert got[family + "_static"] == pytest.approx(expect[family], rel=1e-9), family
+    assert got["e_shape"] == pytest.approx(expect["e_shape"], rel=1e-9)
+    assert all(got[key] == 0.0 for key in zeros)
+
+
+def test_hmr_only_with_hallucinate_supervises_only_the_hallucinated_predictions():
+    B, T = 2, 9
+    batch, outputs = make_batch(B, T), make_outputs(B, T)
+    cfg = dict(FULL, use_hmr_only=True)
+    config = LossConfig(**cfg)
+    assert list(hmmr_losses.prediction_groups(to_tf(outputs), config)) == [
+        ("hal", 0), ("hal", -5), ("hal", 5)
+    ]  # fmt: skip
+    got = values(
+        hmmr_losses.encoder_loss_terms(to_tf(batch), to_tf(outputs), FakeBody(), None, config)
+    )
+    expect = ref_encoder_terms(batch, outputs, FULL)
+    hal_keys = {
+        f + s for f in ("e_kp", "e_joints", "e_smpl") for s in ("_hal", "_hal_past", "_hal_future")
+    }
+    zero_keys = {"e_const", "e_hallucinate"} | {
+        f + s for f in ("e_kp", "e_joints", "e_smpl") for s in ("", "_dt_past", "_dt_future")
+    }
+    assert set(got) == hal_keys | zero_keys | {"e_shape"}
+    for key in hal_keys:
+        assert got[key] == pytest.approx(expect[key], rel=1e-9), key
+    assert all(got[key] == 0.0 for key in zero_keys)
+    hal_betas = np.concatenate(
+        [outputs["theta_hal"][..., 75:].ravel(), outputs["theta_hal_delta"][..., 75:].ravel()]
+    )
+    assert got["e_shape"] == pytest.approx(np.mean(hal_betas**2), rel=1e-9)
+
+
+def test_num_real_mocap_with_hmr_only_is_the_original_count():
+    # the original: T * batch_size alone; with hallucination half of its usual count
+    assert hmmr_losses.num_real_mocap(8, 20, 2, False, False, use_hmr_only=True) == 160
+    assert hmmr_losses.num_real_mocap(8, 20, 2, True, True, use_hmr_only=True) == 960 // 2
+    assert hmmr_losses.num_real_mocap(8, 20, 2, True, False, False, use_hmr_only=True) == 160
+
+
+@pytest.mark.parametrize("cfg", [{}, FULL, dict(do_hallucinate=True, predict_delta=False)])
+def test_discriminator_inputs_match_num_real_mocap_with_hmr_only(cfg):
+    B, T = 2, 6
+    config = LossConfig(**cfg, use_hmr_only=True)
+    bodies = hmmr_losses.predict_bodies(to_tf(make_outputs(B, T)), FakeBody(), config)
+    m = hmmr_losses.num_real_mocap(
+        B, T, 2, config.do_hallucinate, config.do_hallucinate_preds, config.predict_delta,
+        use_hmr_only=True,
+    )  # fmt: skip
+    fake, real = hmmr_losses.discriminator_inputs(bodies, tf.zeros((m, constants.NUM_POSE)))
+    assert fake.shape[0] == real.shape[0] == m

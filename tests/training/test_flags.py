@@ -173,11 +173,32 @@ def test_model_config_follows_the_flags(fv):
     )
 
 
+def test_phi_dim_is_a_new_architecture_flag_that_sets_the_model_width(fv):
+    assert fv.phi_dim == 2048 and fv.hallucinator_hidden == 2048
+    assert "phi_dim" in train_flags.flag_names()
+    assert "phi_dim" not in train_flags.original_flag_names()
+    assert "phi_dim" in train_flags.ARCHITECTURE_FLAGS
+    assert train_flags.model_config_from_flags(fv).phi_dim == 2048
+    fv.unparse_flags()
+    fv(["train", "--phi_dim=64", "--hallucinator_hidden=64"])
+    config = train_flags.model_config_from_flags(fv)
+    assert (config.phi_dim, config.hallucinator_hidden) == (64, 64)
+    with pytest.raises(flags.IllegalFlagValueError):
+        fv(["train", "--phi_dim=0"])
+
+
+def test_resume_refuses_a_changed_phi_dim(fv):
+    saved = train_flags.resolved_params(fv)
+    fv.unparse_flags()
+    fv(["train", "--phi_dim=64"])
+    with pytest.raises(ValueError, match="phi_dim: saved 2048, now 64"):
+        train_flags.merge_saved_params(fv, saved)
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--data_format=NCHW"], "data_format"),
-        (["--use_hmr_only"], "use_hmr_only"),
         (["--noprecomputed_phi"], "precomputed_phi"),
         (["--num_kps=14"], "num_kps"),
         (["--T=5"], "must exceed"),
@@ -189,6 +210,41 @@ def test_unsupported_settings_are_refused_by_name(fv, argv, message):
     fv(["train", *argv])
     with pytest.raises(ValueError, match=message):
         train_flags.validate_flags(fv)
+
+
+def test_use_hmr_only_is_accepted_and_builds_no_temporal_encoder(fv):
+    fv.unparse_flags()
+    fv(["train", "--use_hmr_only"])
+    warnings = train_flags.validate_flags(fv)
+    # the default --num_conv_layers=3 is ignored, with a note
+    assert any("--num_conv_layers=3 is ignored" in w for w in warnings)
+    config = train_flags.model_config_from_flags(fv)
+    assert config.num_conv_layers == 0 and config.receptive_field == 1
+    assert ModelConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+    fv.unparse_flags()
+    fv(["train", "--use_hmr_only", "--num_conv_layers=0"])
+    assert not any("num_conv_layers" in w for w in train_flags.validate_flags(fv))
+
+
+def test_use_hmr_only_checks_t_only_for_supervised_offsets(fv):
+    # per-frame HMR trains no past/future predictor: a short T is fine
+    fv.unparse_flags()
+    fv(["train", "--use_hmr_only", "--T=3"])
+    train_flags.validate_flags(fv)
+    # with the hallucinated past/future it is not
+    fv.unparse_flags()
+    fv(["train", "--use_hmr_only", "--T=3", "--do_hallucinate", "--do_hallucinate_preds"])
+    with pytest.raises(ValueError, match="must exceed"):
+        train_flags.validate_flags(fv)
+
+
+def test_resume_refuses_switching_use_hmr_only(fv):
+    saved = train_flags.resolved_params(fv)
+    fv.unparse_flags()
+    fv(["train", "--use_hmr_only"])
+    with pytest.raises(ValueError, match="use_hmr_only"):
+        train_flags.merge_saved_params(fv, saved)
 
 
 def test_hallucinate_preds_without_hallucinate_warns(fv):

@@ -153,6 +153,7 @@ def test_ctrl_c_saves_a_checkpoint_of_the_current_step(quick_data, small_standin
         (["--data_format=NCHW"], "--data_format='NCHW' is not supported"),
         (["--datasets=nothing_here"], "no *.tfrecord files in"),
         (["--pretrained_model_path=/no/such/folder"], "no such weights folder"),
+        (["--phi_dim=64"], "image/phis holds 2048 floats per frame; the model expects 64"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(quick_data, small_standin, tmp_path, extra, message):
@@ -164,3 +165,36 @@ def test_errors_are_one_line_and_exit_1(quick_data, small_standin, tmp_path, ext
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("hmmr-train: ") and message in last
+
+
+def test_reduced_phi_width_run_generates_its_data_trains_and_exports(small_standin, tmp_path):
+    data_dir, run_dir = tmp_path / "data", tmp_path / "run"
+    result = run_python(
+        [
+            "-m",
+            "src.main",
+            f"--data_dir={data_dir}",
+            "--make_quick_data",
+            f"--smpl_model_path={small_standin}",
+            f"--model_dir={run_dir}",
+            "--strategy=one_device",
+            *TINY_RUN_FLAGS,
+            "--phi_dim=64",
+            "--max_iteration=2",
+        ],
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((run_dir / "params.json").read_text())["phi_dim"] == 64
+    assert weights_dir.read_model_config(run_dir / "export").phi_dim == 64
+    record = next(iter((data_dir / "h36m" / "train").glob("*.tfrecord")))
+    assert _first_phi_width(record) == 64
+
+
+def _first_phi_width(path: Path) -> int:
+    import tensorflow as tf
+
+    from src.data import schema
+
+    first = next(iter(tf.data.TFRecordDataset(str(path))))
+    return schema.parse_example_np(first.numpy())["phi"].shape[1]

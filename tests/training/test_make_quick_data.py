@@ -86,3 +86,15 @@ def test_generation_is_deterministic(tmp_path, small_standin):
         for fa, fb in zip(a[name], b[name], strict=True):
             assert fa.read_bytes() == fb.read_bytes()
     assert mq.has_records(tmp_path / "a") and not mq.has_records(tmp_path / "c")
+
+
+def test_reduced_phi_width_is_written_and_read_back(tmp_path, small_standin):
+    written = mq.make_quick_data(
+        tmp_path, 2, 8, 1, 20, seed=3, smpl_model_path=small_standin, phi_dim=64
+    )
+    for name in (mq.QUICK_3D, mq.QUICK_2D):
+        for record in tf.data.TFRecordDataset(str(written[name][0])):
+            assert schema.parse_example_np(record.numpy())["phi"].shape == (8, 64)
+            parsed = schema.parse_track_tf(record, phi_dim=64)
+            assert parsed["phi"].shape == (8, 64)
+    assert mq._phi_map(3, 64).shape == (85, 64)
