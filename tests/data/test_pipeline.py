@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -286,6 +288,26 @@ def test_one_empty_side_splits_the_other_in_two(tmp_path):
     assert from_files == {0, 1}
     with pytest.raises(FileNotFoundError, match="vlog"):
         pipeline.make_train_dataset(tmp_path, ("vlog",), batch_size=1, seq_length=T)
+
+
+def test_three_d_datasets_names_the_3d_side(tmp_path):
+    rng = np.random.default_rng(9)
+    write_dataset(tmp_path, "synth_3d", 2, 2, T, True, 0, rng)
+    write_dataset(tmp_path, "synth_2d", 3, 2, T, False, 2, rng)
+    names = ("synth_3d", "synth_2d")
+    two_d, three_d = pipeline.split_balanced_files(tmp_path, names, three_d_datasets=("synth_3d",))
+    assert [Path(f).parent.parent.name for f in three_d] == ["synth_3d"] * 2
+    assert [Path(f).parent.parent.name for f in two_d] == ["synth_2d"] * 3
+    default_two_d, default_three_d = pipeline.split_balanced_files(tmp_path, names)
+    assert default_three_d == [] and len(default_two_d) == 5  # h36m is the default 3D side
+    batches = _batches(
+        pipeline.make_train_dataset(
+            tmp_path, names, batch_size=8, seq_length=T, three_d_datasets=("synth_3d",), seed=0
+        ),
+        25,
+    )
+    # split-balanced: half of each batch from the 3D side although it has 2 of the 5 files
+    assert np.mean([b["has_3d_joints"] for b in batches]) == pytest.approx(0.5, abs=0.1)
 
 
 def test_an_empty_side_splits_the_file_list_into_first_and_second_half(tmp_path):
