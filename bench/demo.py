@@ -1,6 +1,6 @@
 """Demo throughput per stage, in frames per second, on the shipped clip (or a prefix of it).
 
-Runs the real demo pipeline (:func:`src.inference.demo.run_video`: BlazePose tracks, crops,
+Runs the real demo pipeline (:func:`src.demo.run_video`: BlazePose tracks, crops,
 ResNet features, temporal model + regressors + body model, rendering) and prints one JSON line with
 the frames/s of each stage, timed exclusively (a stage's time excludes the stages it pulls
 through). ``decode`` counts every decoded frame of the three passes (tracking, prediction,
@@ -28,7 +28,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import tensorflow as tf  # noqa: E402
 
-from src.inference import demo  # noqa: E402
+from src import demo  # noqa: E402
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -30,8 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
 from src import paths
+from src.checkpoints.weights_dir import RESNET_PART, WeightsDirError, available_parts
 from src.constants import IMG_SIZE, NUM_KPS
 from src.data import schema
 from src.data.features import PHI_BATCH_SIZE, FeatureExtractor, precompute_copies
@@ -46,6 +48,7 @@ from src.data.tube_augmentation import (
     crop_for_test,
     precrop,
 )
+from src.inference.models import load_resnet
 from src.smpl.io import RestrictedUnpickler
 from src.video.bbox import SmoothBBoxes
 
@@ -193,8 +196,6 @@ def check_encoder(spec: EncoderSpec) -> None:
     if spec.encoder_factory:
         import_callable(spec.encoder_factory)
         return
-    from src.checkpoints.weights_dir import RESNET_PART, WeightsDirError, available_parts
-
     parts = available_parts(spec.pretrained_model_path)
     if RESNET_PART not in parts:
         raise WeightsDirError(f"{spec.pretrained_model_path}: weights folder without "
@@ -221,18 +222,12 @@ def get_extractor(spec: EncoderSpec) -> FeatureExtractor:
         model = import_callable(spec.encoder_factory)(spec.img_size)
     else:
         _gpu_memory_growth()
-        from src.checkpoints.weights_dir import RESNET_PART, load_into
-        from src.networks.resnet_v2 import build_resnet_v2_50
-
-        model = build_resnet_v2_50(spec.img_size)
-        load_into(spec.pretrained_model_path, resnet=model, only=[RESNET_PART])
+        model = load_resnet(spec.pretrained_model_path, spec.img_size)
     return FeatureExtractor(model, spec.batch_size, spec.img_size)
 
 
 def _gpu_memory_growth() -> None:
     """Let several worker processes share a GPU instead of the first one taking all memory."""
-    import tensorflow as tf
-
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
             tf.config.experimental.set_memory_growth(gpu, True)

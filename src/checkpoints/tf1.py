@@ -11,9 +11,10 @@ The original release ships two TF1 checkpoints:
 
 :func:`convert_checkpoints` reads them with ``tf.train.load_checkpoint``, infers the
 :class:`ModelConfig` from the stored shapes, builds the Keras parts, maps every variable by its
-TF1 name through :mod:`src.networks.tf1_names` (which checks every shape), classifies what is left
-(ignored with a reason, or unmapped), raises :class:`CheckpointError` for anything the models need
-and the checkpoint lacks, and only then writes the folder of :mod:`src.checkpoints.weights_dir`.
+TF1 name through :mod:`src.checkpoints.tf1_names` (which checks every shape), classifies what is
+left (ignored with a reason, or unmapped), raises :class:`CheckpointError` for anything the models
+need and the checkpoint lacks, and only then writes the folder of
+:mod:`src.checkpoints.weights_dir`.
 """
 
 from __future__ import annotations
@@ -29,12 +30,7 @@ import tensorflow as tf
 
 from src import constants
 from src.checkpoints import weights_dir
-from src.networks.config import ModelConfig
-from src.networks.discriminator import PoseDiscriminator
-from src.networks.hmmr import HMMR
-from src.networks.ief_regressor import IEFRegressor
-from src.networks.resnet_v2 import build_resnet_v2_50
-from src.networks.tf1_names import (
+from src.checkpoints.tf1_names import (
     DISCRIMINATOR_SCOPE,
     HALLUCINATOR_SCOPE,
     IEF_MLP_SCOPE,
@@ -49,6 +45,11 @@ from src.networks.tf1_names import (
     resnet_weight_map,
     unmapped_names,
 )
+from src.networks.config import ModelConfig
+from src.networks.discriminator import PoseDiscriminator
+from src.networks.hmmr import HMMR
+from src.networks.ief_regressor import IEFRegressor
+from src.networks.resnet_v2 import build_resnet_v2_50
 
 HMMR_KIND = "hmmr"
 HMR_KIND = "hmr"

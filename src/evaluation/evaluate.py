@@ -47,7 +47,6 @@ from src.checkpoints.weights_dir import (
     DISCRIMINATOR_PART,
     RESNET_PART,
     available_parts,
-    load_into,
     read_model_config,
     resolve,
 )
@@ -72,7 +71,11 @@ from src.evaluation.metrics import (
     pve_m,
     to_per_s2,
 )
+from src.inference.models import load_networks
+from src.inference.predictor import Predictor
 from src.networks.config import ModelConfig
+from src.networks.outputs import theta_to_body
+from src.smpl.layer import SMPL
 from src.smpl.resolve import resolve_body_model
 
 PROG = "hmmr-evaluate"
@@ -265,14 +268,15 @@ class BodyModel:
         self.path = path
 
     @functools.cached_property
-    def layer(self):
-        from src.smpl.layer import SMPL
-
+    def layer(self) -> SMPL:
         return SMPL(self.path)
 
     def vertices(self, betas: np.ndarray, poses: np.ndarray) -> np.ndarray:
         """``(M, 10)`` betas, ``(M, 72)`` axis-angle poses -> ``(M, V, 3)`` float64 metres."""
-        out = self.layer(tf.constant(betas, tf.float32), tf.constant(poses, tf.float32))
+        theta = np.zeros((len(betas), constants.THETA_DIM))  # the camera plays no part
+        theta[:, constants.POSE_SLICE] = poses
+        theta[:, constants.SHAPE_SLICE] = betas
+        out = theta_to_body(self.layer, tf.constant(theta, tf.float32))
         return np.asarray(out["vertices"], dtype=np.float64)
 
 
@@ -366,22 +370,12 @@ class ModelPredictions:
     @functools.cached_property
     def _networks(self) -> tuple[Any, Any]:
         """(HMMR model, ResNet or None) with the folder's weights."""
-        from src.networks.hmmr import HMMR
-        from src.networks.resnet_v2 import build_resnet_v2_50
+        # the ResNet also with --use_phi: its zero-image phi is the padding (§7.2)
+        nets = load_networks(self.folder, self.config, with_resnet=self.pad_with_resnet)
+        return nets.model, nets.resnet
 
-        model = HMMR(self.config)
-        model.build((None, None, self.config.phi_dim))
-        load_into(self.folder, model=model)
-        resnet = None
-        if self.pad_with_resnet:  # also with --use_phi: its zero-image phi is the padding (§7.2)
-            resnet = build_resnet_v2_50(self.config.img_size)
-            load_into(self.folder, resnet=resnet, only=[RESNET_PART])
-        return model, resnet
-
-    def _predictor(self, mode: str):
+    def _predictor(self, mode: str) -> Predictor:
         if mode not in self._predictors:
-            from src.inference.predictor import Predictor
-
             model, resnet = self._networks
             self._predictors[mode] = Predictor(
                 model,

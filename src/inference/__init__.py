@@ -1,5 +1,6 @@
-"""Inference: the original's sliding-window predictor over sequences of any length
-(``predictor``) and the SavedModel export (``export``)."""
+"""Inference: the one model loader (``models``: networks from a weights folder), the original's
+sliding-window predictor over sequences of any length (``predictor``) and the SavedModel export
+(``export``)."""
 
 from src.inference.predictor import PRED_MODES, Predictor, zero_image_phi
 

@@ -1,4 +1,5 @@
-"""SavedModel export for TF Serving, and the models an export or a demo runs (ORIGINAL_SPEC §7.1).
+"""SavedModel export for TF Serving (ORIGINAL_SPEC §7.1); the models come from
+:func:`src.inference.models.build_inference_models`.
 
 One SavedModel (tag ``serve``) holds the ResNet-50 v2 image encoder, the HMMR model and the body
 model, with four named signatures (``B`` tubes of ``T`` frames, ``N`` independent crops,
@@ -48,21 +49,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from src import constants, paths
-from src.checkpoints import weights_dir
+from src import constants
+from src.inference.models import InferenceModels, build_inference_models
 from src.inference.predictor import BODY_KEYS, VERTS_KEY
-from src.networks.config import ModelConfig
 from src.networks.hmmr import HMMR
 from src.networks.outputs import theta_to_body
-from src.networks.resnet_v2 import build_resnet_v2_50
 from src.smpl.layer import SMPL
-from src.smpl.resolve import resolve_body_model
 
 log = logging.getLogger(__name__)
 
@@ -73,114 +70,8 @@ SIGNATURE_ENCODE = "encode"
 SIGNATURES = (SIGNATURE_IMAGES, SIGNATURE_PHI, SIGNATURE_HALLUCINATE, SIGNATURE_ENCODE)
 SERVE_TAG = "serve"
 
-DEFAULT_WEIGHTS_DIR = paths.HMMR_WEIGHTS_DIR  # `python -m src.convert ... --out models/hmmr_tf2`
-DEFAULT_SEED = 0
-
 BODY_OUTPUTS = BODY_KEYS  # theta_to_body key -> output key (the original's names)
 VERTS_OUTPUT = VERTS_KEY
-
-
-# ------------------------------------------------------------------------------------------------
-# The models an export or a demo runs
-
-
-@dataclass
-class InferenceModels:
-    """Everything inference needs, built and loaded.
-
-    Attributes:
-        model: :class:`HMMR`.
-        resnet: ResNet-50 v2 image encoder ``(N, S, S, 3)`` -> ``(N, 2048)``.
-        smpl: body-model layer.
-        untrained: True when the weights are random (no ``--load_path``).
-        weights: where the weights came from (a folder, or ``"untrained (seed N)"``).
-        body_model: path of the body-model file.
-        standin_body: True when that file is the generated stand-in, not SMPL.
-    """
-
-    model: HMMR
-    resnet: keras.Model
-    smpl: SMPL
-    untrained: bool
-    weights: str
-    body_model: Path
-    standin_body: bool
-
-    @property
-    def config(self) -> ModelConfig:
-        return self.model.config
-
-
-def resolve_weights(load_path: str | os.PathLike | None) -> Path | None:
-    """``load_path`` if given, else :data:`DEFAULT_WEIGHTS_DIR` when it holds a weights folder,
-    else None (untrained)."""
-    if load_path is not None:
-        return weights_dir.resolve(load_path)
-    if (DEFAULT_WEIGHTS_DIR / weights_dir.CONFIG_FILE).is_file():
-        return DEFAULT_WEIGHTS_DIR
-    return None
-
-
-def build_inference_models(
-    load_path: str | os.PathLike | None = None,
-    smpl_model_path: str | os.PathLike | None = None,
-    model_config: ModelConfig | None = None,
-    seed: int = DEFAULT_SEED,
-    allow_untrained: bool = True,
-) -> InferenceModels:
-    """Build the ResNet, HMMR and body model; load converted weights when there are some.
-
-    Args:
-        load_path: weights folder (``python -m src.convert`` / training export); default
-            :data:`DEFAULT_WEIGHTS_DIR` if it exists.
-        smpl_model_path: body-model file; see :func:`src.smpl.resolve.resolve_body_model`.
-        model_config: sizes for untrained models (default the original's); a weights folder
-            brings its own and this must then be None.
-        seed: seed of the random initialisation when untrained.
-        allow_untrained: if False, a missing weights folder is an error.
-    Raises:
-        ValueError / FileNotFoundError naming the file and what was expected.
-    """
-    folder = resolve_weights(load_path)
-    if folder is None and not allow_untrained:
-        raise FileNotFoundError(
-            f"no weights: give --load_path (a folder written by `python -m src.convert`), "
-            f"or put one at {DEFAULT_WEIGHTS_DIR}"
-        )
-    if folder is not None and model_config is not None:
-        raise ValueError("build_inference_models: a weights folder brings its own model config")
-    body = resolve_body_model(smpl_model_path)
-    body_path, standin = body.path, body.standin
-    if folder is not None:
-        config = weights_dir.read_model_config(folder)
-    else:
-        config = model_config or ModelConfig()
-        keras.utils.set_random_seed(seed)
-    model = HMMR(config)
-    model.build((None, None, config.phi_dim))
-    resnet = build_resnet_v2_50(config.img_size)
-    if int(resnet.output_shape[-1]) != config.phi_dim:
-        raise ValueError(
-            f"model config phi_dim={config.phi_dim} does not match the ResNet-50 v2 feature "
-            f"width {resnet.output_shape[-1]}"
-        )
-    if folder is not None:
-        weights_dir.load_into(folder, model=model, resnet=resnet, require_all=True)
-    smpl = SMPL(body_path)
-    if smpl.num_joints != constants.NUM_KPS:
-        raise ValueError(
-            f"{body_path}: body model regresses {smpl.num_joints} joints, HMMR needs "
-            f"{constants.NUM_KPS} (the cocoplus + toes + ankles regressor)"
-        )
-    return InferenceModels(
-        model=model,
-        resnet=resnet,
-        smpl=smpl,
-        untrained=folder is None,
-        weights=str(folder) if folder is not None else f"untrained (seed {seed})",
-        body_model=Path(body_path),
-        standin_body=standin,
-    )
 
 
 # ------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Layer names follow the slim scopes with ``/`` -> ``_`` and ``bottleneck_v2`` dropped, so
 ``resnet_v2_50/block2/unit_4/bottleneck_v2/conv2/BatchNorm/gamma`` lives in the Keras layer
-``block2_unit_4_conv2_bn`` as ``gamma`` (full table: :mod:`src.networks.tf1_names`).
+``block2_unit_4_conv2_bn`` as ``gamma`` (full table: :mod:`src.checkpoints.tf1_names`).
 
 Differences from ``keras.applications.ResNet50V2`` that matter for feature parity:
 - the stem max-pool is 3x3/2 with TF 'SAME' padding (pad 0 before, 1 after, padding ignored);

@@ -25,13 +25,13 @@ from absl import flags
 
 from src import constants, paths
 from src.networks.config import ModelConfig
+from src.training.strategy import STRATEGIES
 
 PARAMS_FILE = "params.json"
 STANDIN_SMPL = paths.STANDIN_NAME  # --smpl_model_path value for the generated stand-in body model
 # the original default, relative to the repository root (src.paths)
 DEFAULT_SMPL_MODEL_PATH = str(paths.SMPL_MODEL_PATH.relative_to(paths.REPO_ROOT))
 DEFAULT_PRETRAINED = ("models/hmr_noS5.ckpt-642561",)
-STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored")
 
 # Flags whose change makes a checkpoint unusable (they set the shapes of the weights).
 ARCHITECTURE_FLAGS = (

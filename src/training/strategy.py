@@ -18,7 +18,7 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from src.training.flags import STRATEGIES
+STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored")  # the --strategy choices
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:

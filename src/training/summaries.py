@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from src.constants import IMG_SIZE
-from src.video.draw import crop_to_uint8, draw_skeleton, normalized_to_pixels
+from src.render.draw import crop_to_uint8, draw_skeleton, normalized_to_pixels
 
 BLANK_GREY = 96
 

@@ -1,4 +1,5 @@
-"""Video stage of the demo: reading and writing video, person tracks, crops, rendering.
+"""Video stage of the demo: reading and writing video, person tracks, crops (rendering is
+:mod:`src.render`).
 
 Modules (imported by name, nothing is re-exported here so that importing one stays light):
 
@@ -7,5 +8,4 @@ Modules (imported by name, nothing is re-exported here so that importing one sta
 - ``blazepose``: BlazePose person detection and 33 landmarks through ``tf.lite.Interpreter``.
 - ``tracks``: OpenPose / AlphaPose / PoseFlow / box-file readers and Hungarian linking into tracks.
 - ``bbox``: the original's bbox smoothing and 224x224 crops (ORIGINAL_SPEC §8 steps 5-6).
-- ``render``: CPU mesh rasteriser.
 """

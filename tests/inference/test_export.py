@@ -20,6 +20,7 @@ from src import constants
 from src.checkpoints.weights_dir import save_models
 from src.export import run as export_cli
 from src.inference import export as ex
+from src.inference.models import InferenceModels, build_inference_models
 from src.networks.config import ModelConfig
 from src.networks.outputs import theta_to_body
 from src.smpl.standin import write_standin_model
@@ -48,8 +49,8 @@ def body_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def models(body_path) -> ex.InferenceModels:
-    built = ex.build_inference_models(None, body_path, CONFIG, seed=7)
+def models(body_path) -> InferenceModels:
+    built = build_inference_models(None, body_path, CONFIG, seed=7)
     _scale_up_small_kernels(built.model)
     return built
 
@@ -228,12 +229,6 @@ def test_export_refuses_to_replace_a_folder_that_is_not_a_saved_model(models, tm
         ex.export_saved_model(out, models.model, models.resnet, models.smpl)
     assert (out / "notes.txt").read_text() == "keep me"
     assert [p.name for p in tmp_path.iterdir()] == ["busy"]  # no temp folder left
-
-
-def test_build_without_weights_when_required_names_the_flag(tmp_path, monkeypatch):
-    monkeypatch.setattr(ex, "DEFAULT_WEIGHTS_DIR", tmp_path / "absent")
-    with pytest.raises(FileNotFoundError, match="--load_path"):
-        ex.build_inference_models(None, allow_untrained=False)
 
 
 def test_reexport_replaces_a_previous_export(models, tmp_path):

@@ -4,7 +4,7 @@ tf-slim 1.1 imports ``tf_keras.legacy_tf_layers``; the tf-keras 2.21 wheel (inst
 ``--no-deps``) keeps that module at ``tf_keras.src.legacy_tf_layers``, so it is registered under
 the old name before ``import tf_slim``. The slim graph gets random weights (including the BN
 moving statistics), they are copied into the Keras model by name through
-``src.networks.tf1_names.resnet_weight_map`` and the pooled features are compared.
+``src.checkpoints.tf1_names.resnet_weight_map`` and the pooled features are compared.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from src.checkpoints.tf1_names import assign_from_tf1, resnet_tf1_scope, resnet_weight_map
 from src.networks.resnet_v2 import build_resnet_v2_50, preprocess_images
-from src.networks.tf1_names import assign_from_tf1, resnet_tf1_scope, resnet_weight_map
 
 
 def _import_slim_resnet_v2():

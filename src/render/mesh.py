@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 
 from src.constants import IMG_SIZE, NUM_CAM
+from src.render.draw import crop_to_uint8, draw_skeleton, normalized_to_pixels
 
 Color = tuple[float, float, float]
 
@@ -648,9 +649,6 @@ class FrameVisualizer:
         Returns:
             ``(448, 224 + W', 3)`` uint8 RGB.
         """
-        # Imported here so that importing the renderer alone stays minimal.
-        from src.video.draw import crop_to_uint8, draw_skeleton, normalized_to_pixels
-
         crop_u8 = crop_to_uint8(crop)
         size = crop_u8.shape[:2]
         mesh_on_crop = self._view(vertices, cam_crop, crop_u8, size)

@@ -19,9 +19,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from src import constants
+from src import constants, demo
+from src.demo import cli as demo_cli
+from src.demo import render as demo_render
 from src.demo_cli import run as demo_cli_run
-from src.inference import demo
+from src.inference import models as inference_models
 from src.inference.predictor import Predictor
 from src.networks.config import ModelConfig
 from src.smpl.standin import write_standin_model
@@ -29,7 +31,7 @@ from src.video.bbox import crop_frame, crop_params, smooth_bboxes_from_boxes
 from src.video.blazepose_models import find_models
 from src.video.io import VideoReader, write_video
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "demo_outputs.md"
 SHIPPED_CLIP = REPO / "assets" / "pexels_walking.mp4"
 W, H, NUM_FRAMES, FPS = 160, 120, 16, 12.5
@@ -223,7 +225,7 @@ def test_rendering_failure_keeps_the_outputs(clip, body_path, models, tmp_path, 
     def broken(*args, **kwargs):
         raise RuntimeError("no renderer here")
 
-    monkeypatch.setattr(demo, "render_frame", broken)
+    monkeypatch.setattr(demo_render, "render_frame", broken)
     options = _options(tmp_path, body_path, tracks_json=str(clip["boxes"]), max_frames=10)
     result = demo.run_video(clip["video"], options, models)
     track = result.tracks[0]
@@ -232,6 +234,13 @@ def test_rendering_failure_keeps_the_outputs(clip, body_path, models, tmp_path, 
     assert sorted(p.name for p in track.out_dir.iterdir()) == ["hmmr_output.npz",
                                                                "hmmr_output.pkl"]  # fmt: skip
     np.testing.assert_array_equal(np.load(track.npz)["frame_ids"], np.arange(10))
+
+
+def test_rendered_vertices_are_the_body_models_vertices(models):
+    theta = np.random.default_rng(3).normal(scale=0.3, size=(4, 85)).astype(np.float32)
+    got = demo_render.body_vertices(models.smpl, theta)
+    want = models.smpl(theta[:, constants.SHAPE_SLICE], theta[:, constants.POSE_SLICE])
+    np.testing.assert_array_equal(got, want["vertices"].numpy())
 
 
 def test_trim_drops_the_frames_with_padded_context_from_the_video(
@@ -280,7 +289,7 @@ def test_vid_dir_processes_each_video_and_reports_the_bad_one(
     videos.mkdir()
     (videos / "walk.mp4").write_bytes(clip["video"].read_bytes())
     (videos / "broken.mp4").write_text("not a video")
-    monkeypatch.setattr(demo, "load_demo_models", lambda options: models)
+    monkeypatch.setattr(demo_cli, "load_demo_models", lambda options: models)
     out = tmp_path / "out"
     argv = ["--vid_dir", str(videos), "--out_dir", str(out), "--tracks_json", str(clip["boxes"]),
             "--track_id", "1", "--no_render", "--no_progress"]  # fmt: skip
@@ -369,9 +378,7 @@ def _blazepose_available() -> bool:
 def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_model(
     tmp_path, capsys, monkeypatch
 ):
-    from src.inference import export
-
-    monkeypatch.setattr(export, "DEFAULT_WEIGHTS_DIR", tmp_path / "no_weights")
+    monkeypatch.setattr(inference_models, "DEFAULT_WEIGHTS_DIR", tmp_path / "no_weights")
     out = tmp_path / "out"
     argv = ["--vid_path", str(SHIPPED_CLIP), "--out_dir", str(out), "--max_frames", "30",
             "--no_progress"]  # fmt: skip

@@ -4,16 +4,15 @@ assignment from a TF1-style name -> array dict checked against a NumPy forward o
 import numpy as np
 import pytest
 
-from src.networks import HMMR, ModelConfig, PoseDiscriminator
-from src.networks.tf1_names import (
+from src.checkpoints.tf1_names import (
     assign_from_tf1,
     discriminator_weight_map,
     hmmr_weight_map,
     hmr_init_weight_map,
     unmapped_names,
 )
-
-from . import numpy_reference as ref
+from src.networks import HMMR, ModelConfig, PoseDiscriminator
+from tests.networks import numpy_reference as ref
 
 D, GROUPS, HIDDEN = 16, 4, 8
 CFG = ModelConfig(phi_dim=D, gn_groups=GROUPS, ief_hidden=HIDDEN, hallucinator_hidden=12)

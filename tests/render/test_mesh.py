@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from src.geometry.projection import project_weak_perspective_np
-from src.video import render
-from src.video.render import (
+from src.render import mesh
+from src.render.mesh import (
     MESH_COLORS,
     FrameVisualizer,
     MeshRenderer,
@@ -186,7 +186,7 @@ def test_small_chunks_give_the_same_buffers(monkeypatch):
     verts, faces = uv_sphere(20, 24)
     px = weak_perspective_to_pixels(verts, [0.7, 0.0, 0.0], (64, 64))
     full = rasterize(px, faces, (64, 64))
-    monkeypatch.setattr(render, "_MAX_SAMPLES", 37)
+    monkeypatch.setattr(mesh, "_MAX_SAMPLES", 37)
     chunked = rasterize(px, faces, (64, 64))
     np.testing.assert_array_equal(full[0], chunked[0])
     np.testing.assert_array_equal(full[1], chunked[1])
@@ -368,7 +368,7 @@ class _Broken:
 
 
 def test_safe_render_returns_the_background_when_the_renderer_throws(monkeypatch):
-    monkeypatch.setattr(render, "_warned", False)
+    monkeypatch.setattr(mesh, "_warned", False)
     background = np.full((32, 40, 3), 7, np.uint8)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -380,7 +380,7 @@ def test_safe_render_returns_the_background_when_the_renderer_throws(monkeypatch
 
 
 def test_safe_render_without_renderer_or_background_gives_white(monkeypatch):
-    monkeypatch.setattr(render, "_warned", True)
+    monkeypatch.setattr(mesh, "_warned", True)
     rgb, mask = safe_render(None, np.zeros((3, 3)), None, img_size=(10, 12))
     assert rgb.shape == (10, 12, 3) and (rgb == 255).all() and not mask.any()
     verts, faces = uv_sphere(6, 8)
@@ -409,7 +409,7 @@ def test_overlay_grid_places_the_four_views(frame_hw):
 
 
 def test_frame_visualizer_draws_every_view_and_survives_bad_vertices(monkeypatch):
-    monkeypatch.setattr(render, "_warned", True)
+    monkeypatch.setattr(mesh, "_warned", True)
     verts, faces = uv_sphere(10, 12)
     verts = verts * 0.5
     vis = FrameVisualizer(faces)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from src.joints import HMMR_JOINT_INDEX, HMMR_JOINT_NAMES
-from src.video.draw import (
+from src.render.draw import (
     BANNER_COLOR,
     BANNER_TEXT_COLOR,
     HMMR_LIMBS,

@@ -1,0 +1,186 @@
+"""The demo's command line (``python demo.py``, ``hmmr-demo``): flags -> :class:`DemoOptions` ->
+:func:`~src.demo.pipeline.run_video` / :func:`~src.demo.image.run_image`, one report per input;
+errors are one line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from src import constants
+from src.demo.image import run_image
+from src.demo.models import load_demo_models
+from src.demo.options import (
+    DEFAULT_RENDER_MAX_SIDE,
+    MIN_TRACK_FRAMES,
+    TRACK_FORMATS,
+    DemoOptions,
+    DemoResult,
+)
+from src.demo.pipeline import list_videos, run_video
+from src.inference.models import DEFAULT_SEED
+from src.inference.predictor import PRED_MODES
+
+
+def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
+    """The demo's flags (the original's names where it had them)."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="HMMR on a video (or an image): 3D bodies per frame, files and an overlay "
+        "video. Outputs: docs/demo_outputs.md.",
+    )
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--vid_path", help="a video file (or a folder of frames)")
+    source.add_argument("--vid_dir", help="a folder of videos: each one is processed")
+    source.add_argument("--img_path", help="one image: past / present / future (hallucinator)")
+    p.add_argument(
+        "--load_path",
+        help="weights folder (default models/hmmr_tf2 if present; "
+        "otherwise UNTRAINED random weights)",
+    )
+    p.add_argument(
+        "--smpl_model_path",
+        help="body model (default models/neutral_smpl_with_"
+        "cocoplustoesankles_reg.pkl if present, else the generated stand-in)",
+    )
+    p.add_argument("--out_dir", default="demo_output", help="output root (default demo_output)")
+    who = p.add_mutually_exclusive_group()
+    who.add_argument(
+        "--track_id",
+        type=int,
+        default=0,
+        help="rank of the person, tracks sorted by length (0 = longest)",
+    )
+    who.add_argument("--all_tracks", action="store_true", help="process every person track")
+    p.add_argument(
+        "--tracks_json",
+        help="given tracks instead of BlazePose: an OpenPose JSON "
+        "folder/file, an AlphaPose/PoseFlow JSON, or a box CSV",
+    )
+    p.add_argument(
+        "--tracks_format",
+        default="auto",
+        choices=TRACK_FORMATS,
+        help="format of --tracks_json (default: from the file)",
+    )
+    p.add_argument(
+        "--min_track_frames",
+        type=int,
+        default=MIN_TRACK_FRAMES,
+        help="drop shorter tracks (20; at most half the clip for short clips)",
+    )
+    p.add_argument(
+        "--pred_mode",
+        default="pred",
+        choices=PRED_MODES,
+        help="pred: temporal model; hal: hallucinator per frame; const: baseline",
+    )
+    p.add_argument("--no_render", action="store_true", help="write the output files only")
+    p.add_argument(
+        "--crop_grid", action="store_true", help="also write the original's 2x2 crop grid video"
+    )
+    p.add_argument(
+        "--trim",
+        action="store_true",
+        help="drop the 6 frames with padded context at each end of the videos",
+    )
+    p.add_argument(
+        "--save_verts",
+        action="store_true",
+        help="store mesh vertices (verts, verts_delta): 83 kB per frame and body",
+    )
+    p.add_argument("--no_pkl", action="store_true", help="skip the original's hmmr_output.pkl")
+    p.add_argument("--max_frames", type=int, default=0, help="process only the first N frames")
+    p.add_argument(
+        "--sequence_length",
+        type=int,
+        default=constants.SEQUENCE_LENGTH,
+        help="window length T (20)",
+    )
+    p.add_argument("--batch_size", type=int, default=8, help="windows per forward pass (8)")
+    p.add_argument("--fps", type=float, help="frame rate of a folder of frames (default 25)")
+    p.add_argument(
+        "--focal_px",
+        type=float,
+        help="focal length in frame pixels for the translation (default max(H, W))",
+    )
+    p.add_argument("--mesh_color", default="blue", help="mesh colour name (blue, pink, ...)")
+    p.add_argument(
+        "--render_max_side",
+        type=int,
+        default=DEFAULT_RENDER_MAX_SIDE,
+        help="render on frames downscaled to this longer side (720)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        help="seed of the untrained initialisation",
+    )
+    p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> DemoOptions:
+    return DemoOptions(
+        out_dir=Path(args.out_dir), load_path=args.load_path,
+        smpl_model_path=args.smpl_model_path, track_id=args.track_id,
+        all_tracks=args.all_tracks, tracks_json=args.tracks_json,
+        tracks_format=args.tracks_format, min_track_frames=args.min_track_frames,
+        render=not args.no_render, crop_grid=args.crop_grid, trim=args.trim,
+        pred_mode=args.pred_mode, save_verts=args.save_verts, write_pkl=not args.no_pkl,
+        sequence_length=args.sequence_length, batch_size=args.batch_size,
+        max_frames=args.max_frames, fps=args.fps, focal_px=args.focal_px,
+        mesh_color=args.mesh_color, render_max_side=args.render_max_side, seed=args.seed,
+        progress=not args.no_progress,
+    )  # fmt: skip
+
+
+def _report(result: DemoResult) -> None:
+    for track in result.tracks:
+        files = [track.npz, track.pkl, track.video, track.crop_video, result.image]
+        listed = ", ".join(str(f) for f in files if f is not None)
+        print(
+            f"{result.input}: track {track.rank} (id {track.track_id}), frames "
+            f"{track.first_frame}-{track.first_frame + track.num_frames - 1}: {listed}"
+        )
+    stages = ", ".join(f"{k} {v['fps']:.1f} fps" for k, v in result.timer.summary().items())
+    if stages:
+        print(f"{result.input}: speed per stage: {stages}")
+    if result.untrained:
+        print(f"{result.input}: NOTE: UNTRAINED weights; these bodies are not predictions")
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "demo.py") -> int:
+    """The demo command line; returns the exit status (errors: one line on stderr, status 1)."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        options = options_from_args(args)
+        if args.img_path:
+            _report(run_image(args.img_path, options))
+            return 0
+        if args.vid_path:
+            _report(run_video(args.vid_path, options))
+            return 0
+        videos = list_videos(args.vid_dir)
+        models = load_demo_models(options)
+        failed = 0
+        for video in videos:
+            try:
+                _report(run_video(video, options, models))
+            except (OSError, ValueError) as err:
+                failed += 1
+                print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+        return 1 if failed else 0
+    except (OSError, ValueError) as err:
+        print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,205 @@
+"""The demo on one video, streaming (memory bounded by one batch of windows, whatever the video
+length; ORIGINAL_SPEC §8):
+
+1. tracks (:mod:`src.demo.tracks`), found before the models are built so that a video without
+   people fails early;
+2. per track, the 224x224 crops cut while the video is decoded a second time;
+3. ResNet features in batches and the original's sliding window
+   (:class:`src.inference.predictor.Predictor`), spooled to a :class:`~src.demo.outputs.FrameStore`
+   and saved (:mod:`src.demo.outputs`);
+4. the rendered video (:mod:`src.demo.render`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from src.demo.models import load_demo_models
+from src.demo.options import (
+    OUTPUT_NAME,
+    VIDEO_EXTENSIONS,
+    DemoError,
+    DemoOptions,
+    DemoResult,
+    TrackResult,
+    open_input,
+)
+from src.demo.outputs import FrameStore, add_derived_outputs, crop_record, metadata, save_outputs
+from src.demo.render import render_safely
+from src.demo.timing import StageTimer, TimedEncoder, progress_bar
+from src.demo.tracks import find_tracks, track_bboxes
+from src.inference.models import InferenceModels
+from src.inference.predictor import Predictor
+from src.video import tracks as tracks_lib
+from src.video.bbox import crop_frame
+from src.video.io import VideoInfo
+
+
+def make_predictor(models: InferenceModels, options: DemoOptions, timer: StageTimer) -> Predictor:
+    """The sliding-window predictor over the models, its ResNet timed as ``features``."""
+    encoder = TimedEncoder(models.resnet, models.config.img_size, timer)
+    return Predictor(
+        models.model, models.smpl, T=options.sequence_length, batch_size=options.batch_size,
+        resnet=encoder, pred_mode=options.pred_mode, with_verts=options.save_verts,
+    )  # fmt: skip
+
+
+def _track_crops(
+    path: Path,
+    options: DemoOptions,
+    params: np.ndarray,
+    first: int,
+    last: int,
+    store: FrameStore,
+    timer: StageTimer,
+) -> Iterator[np.ndarray]:
+    """Decode the video again and yield the crops of frames ``first .. last``; ``params``
+    ``(n, 3)`` holds ``(cx, cy, scale)`` from frame ``first`` on. The crop parameters go to
+    ``store`` as they are cut."""
+    with open_input(path, options) as reader:
+        for index, frame in enumerate(timer.timed_iter("decode", reader)):
+            if index > last:
+                return
+            if index < first:
+                continue
+            cx, cy, scale = params[index - first]
+            with timer.stage("crop", frames=1):
+                crop, where = crop_frame(frame, np.array([cx, cy]), float(scale))
+            store.append(crop_record(index, cx, cy, scale, where.start_pt))
+            yield crop
+
+
+def predict_track(
+    crops: Iterable[np.ndarray],
+    predictor: Predictor,
+    store: FrameStore,
+    timer: StageTimer,
+    bar: tqdm,
+) -> None:
+    """Stream crops through the predictor into ``store``."""
+    chunks = predictor.iter_predict_images(crops)
+    while True:
+        with timer.stage("regress"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        count = len(chunk["theta"])
+        timer.add_frames("regress", count)
+        store.append(chunk)
+        bar.update(count)
+
+
+def track_dir_name(rank: int) -> str:
+    """``hmmr_output`` for the longest track, ``hmmr_output_<rank>`` for the others."""
+    return OUTPUT_NAME if rank == 0 else f"{OUTPUT_NAME}_{rank}"
+
+
+def _remove_empty(*folders: Path) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def input_name(path: Path) -> str:
+    """The output folder of an input: a video's stem, a frame folder's name."""
+    return path.stem if path.is_file() else path.name
+
+
+def process_track(
+    path: Path,
+    info: VideoInfo,
+    track: tracks_lib.Track,
+    rank: int,
+    predictor: Predictor,
+    models: InferenceModels,
+    options: DemoOptions,
+    timer: StageTimer,
+) -> TrackResult:
+    """Crops -> predictions -> saved outputs -> rendered video for one track."""
+    bboxes = track_bboxes(track)
+    first = track.first_frame + bboxes.start
+    last = track.first_frame + bboxes.end - 1
+    if options.max_frames:
+        last = min(last, options.max_frames - 1)
+    video_dir = options.out_dir / input_name(path)
+    out_dir = video_dir / track_dir_name(rank)
+    made = [p for p in (video_dir, options.out_dir) if not p.exists()]
+    video_dir.mkdir(parents=True, exist_ok=True)
+    spool = Path(tempfile.mkdtemp(prefix=f".{OUTPUT_NAME}_tmp", dir=video_dir))
+    store = FrameStore(spool, last - first + 1)
+    saved = False
+    try:
+        crops = _track_crops(path, options, bboxes.params, first, last, store, timer)
+        with progress_bar(options.progress, last - first + 1, f"predicting track {rank}") as bar:
+            predict_track(crops, predictor, store, timer, bar)
+        if store.num_frames == 0:
+            raise DemoError(f"{path}: no frame of track {rank} could be decoded")
+        img_size = (info.height, info.width)
+        focal = options.focal_px or float(max(img_size))
+        add_derived_outputs(store, img_size, focal)
+        arrays = store.arrays()
+        meta = metadata(path, img_size, info.fps, focal, models, options, rank, track.track_id)
+        npz, pkl = save_outputs(arrays, meta, out_dir, options.write_pkl)
+        saved = True
+        result = TrackResult(
+            rank, track.track_id, int(arrays["frame_ids"][0]), store.num_frames, out_dir, npz, pkl
+        )
+        if options.render:
+            result.video, result.crop_video = render_safely(
+                path, options, arrays, models, info.fps, out_dir, predictor.margin, timer
+            )
+        return result
+    finally:
+        store.close()
+        shutil.rmtree(spool, ignore_errors=True)
+        if not saved:
+            _remove_empty(out_dir, *made)
+
+
+def run_video(
+    path: str | os.PathLike,
+    options: DemoOptions,
+    models: InferenceModels | None = None,
+    timer: StageTimer | None = None,
+) -> DemoResult:
+    """The whole demo on one video file (or frame folder).
+
+    Raises:
+        FileNotFoundError / DemoError (a ValueError) with a one-line message naming the file.
+    """
+    path = Path(path)
+    with open_input(path, options) as reader:  # missing / unreadable / zero-length fail here
+        info = reader.info
+    if options.tracks_json and not Path(options.tracks_json).exists():
+        raise FileNotFoundError(f"{options.tracks_json}: tracks file not found (--tracks_json)")
+    timer = timer or StageTimer()
+    tracks = find_tracks(path, options, info, timer)  # before building models: fail early
+    models = models or load_demo_models(options)
+    chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
+    ranks = range(len(tracks)) if options.all_tracks else [min(options.track_id, len(tracks) - 1)]
+    predictor = make_predictor(models, options, timer)
+    results = [
+        process_track(path, info, track, rank, predictor, models, options, timer)
+        for rank, track in zip(ranks, chosen, strict=True)
+    ]
+    return DemoResult(path, results, timer, models.untrained)
+
+
+def list_videos(folder: str | os.PathLike) -> list[Path]:
+    """Video files directly inside ``folder``, sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: video folder not found (--vid_dir)")
+    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not videos:
+        raise DemoError(f"{folder}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
+    return videos

@@ -1,0 +1,198 @@
+"""Step 4 of the demo, after the outputs are saved (a rendering failure never loses them): the
+mesh over the original frames beside a side view, an mp4 at the source fps
+(``hmmr_output.mp4``), optionally the original's 2x2 crop grid (``hmmr_output_crop.mp4``), and
+the single-image hallucination panel. Drawing itself is :mod:`src.render`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from src.demo.models import banner_text
+from src.demo.options import OUTPUT_NAME, DemoError, DemoOptions, open_input
+from src.demo.outputs import atomic_write
+from src.demo.timing import StageTimer, progress_bar
+from src.inference.models import InferenceModels
+from src.networks.outputs import theta_to_body
+from src.render.draw import crop_to_uint8, draw_banner, draw_text
+from src.render.mesh import FrameVisualizer, rotate_about_vertical
+from src.video.bbox import crop_frame
+from src.video.io import VideoWriter
+
+RENDER_CHUNK = 16  # frames per body-model call when rendering
+LABEL_COLOR = (0, 0, 0)  # RGB of the past / present / future labels (on white)
+
+
+def body_vertices(smpl, theta: np.ndarray) -> np.ndarray:
+    """theta (n, 85) -> vertices (n, V, 3) numpy."""
+    return theta_to_body(smpl, tf.constant(theta, tf.float32))["vertices"].numpy()
+
+
+def _render_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    factor = min(1.0, max_side / max(height, width))
+    return max(2, int(round(height * factor))), max(2, int(round(width * factor)))
+
+
+def render_frame(
+    visualizer: FrameVisualizer,
+    vertices: np.ndarray,
+    cam_norm: np.ndarray,
+    frame: np.ndarray,
+    max_side: int,
+    banner: str | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mesh over the (downscaled) frame, beside the side view. Returns (panel, overlay)."""
+    height, width = _render_size(frame.shape[0], frame.shape[1], max_side)
+    if (height, width) != frame.shape[:2]:
+        frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+    overlay = visualizer.frame_overlay(vertices, cam_norm, frame)
+    white = np.full_like(frame, 255)
+    side = visualizer.frame_overlay(rotate_about_vertical(vertices), cam_norm, white)
+    panel = np.concatenate([overlay, side], axis=1)
+    if banner:
+        panel = draw_banner(panel, banner)
+    return panel, overlay
+
+
+def render_track(
+    path: Path,
+    options: DemoOptions,
+    arrays: Mapping[str, np.ndarray],
+    smpl,
+    fps: float,
+    out_dir: Path,
+    banner: str | None,
+    margin: int,
+    timer: StageTimer,
+) -> tuple[Path, Path | None]:
+    """Write ``hmmr_output.mp4`` (and ``hmmr_output_crop.mp4``); frames of the track only."""
+    visualizer = FrameVisualizer(smpl.faces, color=options.mesh_color)
+    frame_ids = np.asarray(arrays["frame_ids"])
+    first, count = int(frame_ids[0]), len(frame_ids)
+    keep = range(margin, count - margin) if options.trim else range(count)
+    suffix = "_trim" if options.trim else ""
+    video_path = out_dir / f"{OUTPUT_NAME}{suffix}.mp4"
+    crop_path = out_dir / f"{OUTPUT_NAME}_crop{suffix}.mp4" if options.crop_grid else None
+    writers: dict[str, VideoWriter] = {}
+    bar = progress_bar(options.progress, len(keep), "rendering")
+    try:
+        with open_input(path, options) as reader:
+            frames = timer.timed_iter("decode", reader)
+            vertices: dict[int, np.ndarray] = {}
+            for index, frame in enumerate(frames):
+                row = index - first
+                if row >= count:
+                    break
+                if row not in keep:
+                    continue
+                with timer.stage("render", frames=1):
+                    if row not in vertices:
+                        verts_rows = range(row, min(row + RENDER_CHUNK, count))
+                        vertices = _chunk_vertices(arrays, smpl, verts_rows)
+                    panel, overlay = render_frame(
+                        visualizer, vertices[row], arrays["cams_orig_norm"][row], frame,
+                        options.render_max_side, banner,
+                    )  # fmt: skip
+                    _write(writers, "video", video_path, fps, panel)
+                    if crop_path is not None:
+                        crop, _ = crop_frame(
+                            frame, arrays["bbox_center"][row], float(arrays["bbox_scale"][row])
+                        )
+                        grid = visualizer.crop_grid(
+                            vertices[row], arrays["cams"][row], crop, arrays["kps"][row], overlay
+                        )
+                        if banner:
+                            grid = draw_banner(grid, banner)
+                        _write(writers, "crop", crop_path, fps, grid)
+                bar.update(1)
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    finally:
+        bar.close()
+    for writer in writers.values():
+        writer.close()
+    if "video" not in writers:
+        raise DemoError(f"{path}: no frame of the track could be decoded for rendering")
+    return video_path, crop_path if "crop" in writers else None
+
+
+def _chunk_vertices(arrays: Mapping[str, np.ndarray], smpl, rows: range) -> dict[int, np.ndarray]:
+    if "verts" in arrays:
+        return {r: np.asarray(arrays["verts"][r]) for r in rows}
+    verts = body_vertices(smpl, np.asarray(arrays["theta"][rows.start : rows.stop]))
+    return {r: verts[i] for i, r in enumerate(rows)}
+
+
+def _write(writers: dict, key: str, path: Path, fps: float, image: np.ndarray) -> None:
+    if key not in writers:
+        writers[key] = VideoWriter(path, fps, (image.shape[1], image.shape[0]))
+    writers[key].write(image)
+
+
+def render_safely(
+    path: Path,
+    options: DemoOptions,
+    arrays: Mapping[str, np.ndarray],
+    models: InferenceModels,
+    fps: float,
+    out_dir: Path,
+    margin: int,
+    timer: StageTimer,
+) -> tuple[Path | None, Path | None]:
+    """:func:`render_track`, but rendering never costs the saved outputs: any failure is
+    reported and skipped (``(None, None)``)."""
+    try:
+        return render_track(
+            path, options, arrays, models.smpl, fps, out_dir, banner_text(models), margin, timer
+        )
+    except Exception as err:  # noqa: BLE001 - outputs are saved; the video is optional
+        message = " ".join(str(err).split())
+        print(
+            f"warning: rendering failed ({type(err).__name__}: {message}); the outputs in "
+            f"{out_dir} are complete",
+            file=sys.stderr,
+        )
+        return None, None
+
+
+# ------------------------------------------------------------------------------------------------
+# Single image
+
+
+def hallucination_panel(
+    models: InferenceModels,
+    crop: np.ndarray,
+    body: Mapping[str, np.ndarray],
+    banner: str | None,
+    color: str,
+) -> np.ndarray:
+    """2 x 3 grid: past | present | future meshes on the crop, labelled side views below."""
+    visualizer = FrameVisualizer(models.smpl.faces, color=color)
+    crop_u8 = crop_to_uint8(crop)
+    cam = body["cams"][0]
+    deltas = models.config.delta_t_values
+    views = [(f"{deltas[i]:+d} frames", body["verts_delta"][0, i]) for i in range(len(deltas))]
+    views.insert(sum(dt < 0 for dt in deltas), ("present", body["verts"][0]))
+    top, bottom = [], []
+    for label, verts in views:
+        top.append(visualizer.frame_overlay(verts, cam, crop_u8))
+        white = np.full_like(crop_u8, 255)
+        side = visualizer.frame_overlay(rotate_about_vertical(verts), cam, white)
+        bottom.append(draw_text(side, [label], color=LABEL_COLOR))
+    panel = np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0)
+    return draw_banner(panel, banner) if banner else panel
+
+
+def write_png(path: Path, image_rgb: np.ndarray) -> Path:
+    """Encode an RGB picture as PNG into ``path`` (temp name, then renamed)."""
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DemoError(f"{path}: OpenCV could not encode the picture")
+    return atomic_write(path, lambda f: f.write(encoded.tobytes()))
