@@ -1,0 +1,98 @@
+"""The experiment's report: tables and checks from the evaluator's JSON, SVG charts."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from src.experiments import svg
+from src.experiments import synthetic as E
+
+
+def _evaluation(**values: float) -> dict:
+    return {"results": {E.TEST_DATASET: values}}
+
+
+def _evals(single_accel: float, temporal_accel: float) -> dict:
+    present = dict(
+        joints_mm=100.0, joints_pa_mm=60.0, accel_mm_per_frame2=5.0, accel_error_mm_per_frame2=9.0
+    )
+    return {
+        "single_pred": _evaluation(**present, accel_error_pelvis_mm_per_frame2=single_accel),
+        "temporal_pred": _evaluation(
+            **{**present, "joints_pa_mm": 50.0},
+            accel_error_pelvis_mm_per_frame2=temporal_accel,
+            joints_pa_past_mm=60.0,
+            joints_pa_past_const_mm=80.0,
+            joints_pa_future_mm=70.0,
+            joints_pa_future_const_mm=75.0,
+        ),
+        "temporal_const": _evaluation(
+            joints_pa_mm=55.0,
+            joints_pa_past_mm=70.0,
+            joints_pa_past_const_mm=72.0,
+            joints_pa_future_mm=71.0,
+            joints_pa_future_const_mm=71.5,
+        ),
+        "temporal_3d_only_pred": _evaluation(
+            **{**present, "joints_pa_mm": 55.0}, accel_error_pelvis_mm_per_frame2=4.0
+        ),
+    }
+
+
+def test_summary_reads_the_evaluator_keys_and_checks_each_claim():
+    summary = E.summarise(_evals(single_accel=10.0, temporal_accel=4.0))
+    assert summary["table2"]["temporal"]["accel_error_mm_per_frame2"] == 4.0
+    assert summary["table2"]["single"]["accel_error_unaligned_mm_per_frame2"] == 9.0
+    assert summary["table5"]["temporal"] == {
+        "past_learned": 60.0,
+        "past_constant": 80.0,
+        "future_learned": 70.0,
+        "future_constant": 75.0,
+        "present": 50.0,
+    }
+    checks = summary["checks"]
+    assert checks["temporal accel error <= 0.5 x single-frame"]
+    assert checks["temporal PA-MPJPE <= single-frame"]
+    assert checks["temporal t-5 PA-MPJPE <= 0.9 x constant"]
+    assert not checks["temporal t+5 PA-MPJPE <= 0.9 x constant"]  # 70 > 0.9 * 75
+    assert checks["hallucinator t+5 PA-MPJPE <= 1 x constant"]
+    assert checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]
+    assert not E.summarise(_evals(10.0, 6.0))["checks"][
+        "temporal accel error <= 0.5 x single-frame"
+    ]
+
+
+def test_a_missing_metric_is_nan_and_fails_its_check():
+    evals = _evals(10.0, 4.0)
+    del evals["temporal_pred"]["results"][E.TEST_DATASET]["joints_pa_past_mm"]
+    summary = E.summarise(evals)
+    assert math.isnan(summary["table5"]["temporal"]["past_learned"])
+    assert not summary["checks"]["temporal t-5 PA-MPJPE <= 0.9 x constant"]
+
+
+def test_svg_charts_are_well_formed_with_one_mark_per_value(tmp_path):
+    line = svg.line_chart(
+        tmp_path / "a.svg",
+        {"gt": [1.0, 2.0, math.nan, 3.0], "pred": [2.0, 1.0, 0.5, 0.2]},
+        "t",
+        "x",
+        "y",
+    )
+    root = ET.parse(line).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    lines = root.findall(f"{ns}polyline")
+    assert len(lines) == 2  # the NaN splits "gt" into a 2-point run and a 1-point run (dropped)
+    bars = svg.bar_chart(
+        tmp_path / "b.svg", ["t-5", "t"], {"a": [1.0, 2.0], "b": [3.0, 4.0]}, "t", "y"
+    )
+    rects = ET.parse(bars).getroot().findall(f"{ns}rect")
+    assert len(rects) == 1 + 4 + 2  # background, 4 bars, 2 legend swatches
+
+
+@pytest.mark.parametrize(("low", "high"), [(0.0, 1.0), (0.0, 173.0), (2.5, 2.6)])
+def test_ticks_are_round_and_cover_the_range(low, high):
+    ticks = svg.nice_ticks(low, high)
+    assert ticks[0] >= low and ticks[-1] <= high + 1e-9 and 3 <= len(ticks) <= 11
