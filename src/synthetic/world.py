@@ -30,7 +30,9 @@ The recipe (every number is a field of :class:`WorldConfig`; everything is seede
    - ``<out>/mocap_neutrMosh/neutrSMPL_CMU_*.tfrecord``: the training subjects' poses for the
      adversarial prior;
    - ``<out>/synth_3d/test``: one file per held-out clip, one tube, keypoints in crop pixels
-     (the test schema, §6.2), 3D joints and SMPL ground truth.
+     (the test schema, §6.2), 3D joints and SMPL ground truth;
+   - ``<out>/synth_3d/val``: the same for the first clip of each training subject, with new
+     cameras, bodies and noise (an in-distribution check next to the held-out score).
 
 The trained weights know this feature world, not images.
 """
@@ -438,6 +440,9 @@ def write_world(
         counts[tier] = count
     counts["mocap"] = _write_mocap(by_split["train_3d"] + by_split["train_2d"], out, cfg)
     counts["test"] = _write_test(by_split["test"], out, cfg, body, encoder, progress)
+    val_clips = validation_clips(by_split["train_3d"] + by_split["train_2d"])
+    counts["val"] = _write_test(val_clips, out, cfg, body, encoder, progress, split="val")
+    manifest["clips"]["val"] = [c.name for c in val_clips]
     manifest["counts"] = counts
     out.mkdir(parents=True, exist_ok=True)
     tmp = manifest_path.with_name(MANIFEST_FILE + ".tmp")
@@ -463,6 +468,14 @@ def _write_mocap(clips: Sequence[Clip], out: Path, cfg: WorldConfig) -> int:
     return cfg.mocap_samples
 
 
+def validation_clips(train_clips: Sequence[Clip]) -> list[Clip]:
+    """The in-distribution check: the first clip (by name) of each training subject."""
+    first: dict[int, Clip] = {}
+    for clip in sorted(train_clips, key=lambda c: c.name):
+        first.setdefault(clip.subject, clip)
+    return [first[s] for s in sorted(first)]
+
+
 def _write_test(
     clips: Sequence[Clip],
     out: Path,
@@ -470,19 +483,23 @@ def _write_test(
     body: BodyJoints,
     encoder: FrozenEncoder,
     progress: bool,
+    split: str = "test",
 ) -> int:
-    """One test file per held-out clip (its first ``test_max_frames`` frames)."""
+    """One file per clip (its first ``test_max_frames`` frames) in ``synth_3d/<split>``: ``test``
+    holds the held-out subjects' clips; ``val`` one clip of each training subject, seen by new
+    cameras on new bodies with new noise (an in-distribution check, not a held-out score)."""
     from tqdm import tqdm
 
     from src.data import schema, tfrecord_lib
 
-    folder = out / TIER_3D / "test"
+    folder = out / TIER_3D / split
+    salt = 4 if split == "test" else 5
     written = 0
     for index, clip in enumerate(
-        tqdm(clips, desc=f"{TIER_3D}/test", unit="clip", disable=not progress)
+        tqdm(clips, desc=f"{TIER_3D}/{split}", unit="clip", disable=not progress)
     ):
         path = folder / f"{clip.name}.tfrecord"
-        rng = np.random.default_rng([cfg.seed, 4, index])
+        rng = np.random.default_rng([cfg.seed, salt, index])
         n = min(clip.num_frames, cfg.test_max_frames)
         if not tfrecord_lib.is_complete(path):
             rendered = render_track(clip, 0, n, rng, body, encoder, cfg)

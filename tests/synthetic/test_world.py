@@ -172,6 +172,10 @@ def test_world_tiers_schema_split_and_resume(tmp_path, body):
         assert not track["kp2d"][:, 14:, 2].any()  # no face or toe labels
     tests = sorted((out / W.TIER_3D / "test").glob("*.tfrecord"))
     assert tests and all(int(p.stem.split("_")[0]) in test_subjects for p in tests)
+    vals = sorted((out / W.TIER_3D / "val").glob("*.tfrecord"))
+    train_subjects = set(split["train_3d"]) | set(split["train_2d"])
+    assert {int(p.stem.split("_")[0]) for p in vals} == train_subjects  # one clip per subject
+    assert manifest["clips"]["val"] == [p.stem for p in vals]
     tube = _records(tests[0])[0]
     assert tube["kp2d"][..., :2].max() > 2.0  # crop pixels, not normalised
     assert tube["time_pts"].tolist() == [0, tube["N"]] and tube["joints3d"].shape[1] == 14
