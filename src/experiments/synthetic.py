@@ -48,6 +48,7 @@ PROG = "python -m src.experiments.synthetic"
 CONFIG_DIR = paths.REPO_ROOT / "configs"
 TEST_DATASET = TIER_3D
 FPS = 30.0
+NOTES_MARKER = "<!-- notes: kept when the report is regenerated -->"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -343,8 +344,11 @@ def write_report(
     tmp.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n")
     os.replace(tmp, json_path)
     md = report_dir / "results_synthetic.md"
+    notes = ""
+    if md.is_file() and NOTES_MARKER in md.read_text():  # hand-written reading of the numbers
+        notes = md.read_text().split(NOTES_MARKER, 1)[1]
     tmp = md.with_name(md.name + ".tmp")
-    tmp.write_text(_markdown(summary, meta))
+    tmp.write_text(_markdown(summary, meta) + "\n" + NOTES_MARKER + notes)
     os.replace(tmp, md)
     return md
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import xml.etree.ElementTree as ET
 
@@ -96,3 +97,41 @@ def test_svg_charts_are_well_formed_with_one_mark_per_value(tmp_path):
 def test_ticks_are_round_and_cover_the_range(low, high):
     ticks = svg.nice_ticks(low, high)
     assert ticks[0] >= low and ticks[-1] <= high + 1e-9 and 3 <= len(ticks) <= 11
+
+
+def _meta() -> dict:
+    return {
+        "command": "python -m src.experiments.synthetic --out x",
+        "preset": "small",
+        "seed": 0,
+        "steps": 10,
+        "machine": "cpu",
+        "date": "2026-12-06",
+        "wall_s": 120.0,
+        "stage_wall_s": {"train_single": 60.0, "train_temporal": 60.0},
+        "test_subjects": [5],
+        "test_clips": ["05_01"],
+        "world": {"seed": 0, "phi_dim": 256, "test_max_frames": 150},
+        "split": {"test": [5], "train_3d": [1], "train_2d": [2]},
+        "counts": {"synth_3d": 1},
+        "body_model": "standin.pkl",
+    }
+
+
+def test_report_keeps_hand_written_notes_when_regenerated(tmp_path):
+    summary = E.summarise(_evals(10.0, 4.0))
+    accel = {"ground truth": [math.nan, 1.0, 2.0, math.nan], "single-frame": [math.nan, 3, 4, 5]}
+    md = E.write_report(summary, _meta(), tmp_path, accel, "05_01")
+    text = md.read_text()
+    assert "| HMMR | 100.0 | 50.0 | 5.00 | 4.00 | 9.00 |" in text
+    assert "wall time 2.0 min" in text and "mocap.cs.cmu.edu" in text
+    assert text.rstrip().endswith(E.NOTES_MARKER)
+    md.write_text(text + "\n## Reading the results\nhand-written\n")
+    E.write_report(summary, _meta(), tmp_path, accel, "05_01")
+    again = md.read_text()
+    assert again.count("## Reading the results\nhand-written") == 1
+    assert again.count(E.NOTES_MARKER) == 1
+    payload = json.loads((tmp_path / "results_synthetic.json").read_text())
+    assert payload["table2"]["temporal"]["pa_mpjpe_mm"] == 50.0 and payload["meta"]["seed"] == 0
+    for name in ("results_synthetic_accel.svg", "results_synthetic_dynamics.svg"):
+        ET.parse(tmp_path / name)
