@@ -64,6 +64,15 @@ class Run:
 RUNS = (
     Run("single", "synthetic_single.cfg", hallucinator=False),
     Run("temporal", "synthetic_temporal.cfg"),
+    # ablation: the temporal encoder with the present-frame losses only (no past/future, no
+    # hallucinator), to tell what the temporal encoder does for the present frame from what the
+    # past/future losses do to it (they start from the present prediction, use_delta_from_pred)
+    Run(
+        "temporal_present_only",
+        "synthetic_temporal.cfg",
+        ("--nopredict_delta", "--nodo_hallucinate", "--nodo_hallucinate_preds"),
+        hallucinator=False,
+    ),
     Run(
         "temporal_3d_only",
         "synthetic_temporal.cfg",
@@ -207,7 +216,8 @@ def summarise(evals: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
     table2 = {
         name: {label: _value(evals[f"{name}_pred"], key) for label, key in present_keys.items()}
-        for name in ("single", "temporal")
+        for name in ("single", "temporal", "temporal_present_only")
+        if f"{name}_pred" in evals
     }
     table5 = {}
     for source, mode in (("temporal", "temporal_pred"), ("hallucinator", "temporal_const")):
@@ -231,7 +241,7 @@ def summarise(evals: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     }
     in_distribution = {
         name: {label: _value(evals[f"{name}_pred_val"], key) for label, key in val_keys.items()}
-        for name in ("single", "temporal")
+        for name in ("single", "temporal", "temporal_present_only")
         if f"{name}_pred_val" in evals
     }
     single, temporal = table2["single"], table2["temporal"]
@@ -373,7 +383,13 @@ def _markdown(summary: Mapping[str, Any], meta: Mapping[str, Any]) -> str:
         "| accel error, unaligned |",
         "|---|---|---|---|---|---|",
     ]
-    for name, label in (("single", "single-frame (--use_hmr_only)"), ("temporal", "HMMR")):
+    for name, label in (
+        ("single", "single-frame (--use_hmr_only)"),
+        ("temporal", "HMMR"),
+        ("temporal_present_only", "ablation: temporal encoder, present losses only"),
+    ):
+        if name not in t2:
+            continue
         row = t2[name]
         lines.append(
             f"| {label} | {_fmt(row['mpjpe_mm'])} | {_fmt(row['pa_mpjpe_mm'])} | "
@@ -440,11 +456,15 @@ def _in_distribution_section(rows: Mapping[str, Mapping[str, float]]) -> list[st
         "| t+5 learned / constant |",
         "|---|---|---|---|---|---|",
     ]
-    for name, label in (("single", "single-frame"), ("temporal", "HMMR")):
+    for name, label in (
+        ("single", "single-frame"),
+        ("temporal", "HMMR"),
+        ("temporal_present_only", "ablation: present losses only"),
+    ):
         if name not in rows:
             continue
         row = rows[name]
-        if name == "single":  # --use_hmr_only trains no past/future regressor
+        if name != "temporal":  # these runs train no past/future regressor
             dynamics = "(not trained) | (not trained)"
         else:
             dynamics = (
@@ -552,7 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         evals[f"{run.name}_pred"] = evaluate(run, weights, out / "world", out, smpl, "pred")
         if run.hallucinator and run.name == "temporal":
             evals[f"{run.name}_const"] = evaluate(run, weights, out / "world", out, smpl, "const")
-        if run.name in ("single", "temporal"):
+        if run.name in ("single", "temporal", "temporal_present_only"):
             evals[f"{run.name}_pred_val"] = evaluate(
                 run, weights, out / "world", out, smpl, "pred", split="val"
             )
