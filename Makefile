@@ -1,10 +1,14 @@
-# One-command set-up: `make test` (tests) and `make demo` (the main job on the shipped clip).
+# One-command set-up: `make test` (tests, what CI runs), `make test-fast` (the inner loop: every
+# test not marked slow), `make lint` (ruff check + ruff format --check) and `make demo` (the main
+# job on the shipped clip).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TF_EXTRA ?= cpu
 
-.PHONY: install test lint demo blazepose clean
+.PHONY: install test test-fast lint format demo blazepose clean
+
+LINT_PATHS := src tfrecords_tools tests demo.py bench
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +23,18 @@ install: $(VENV)/.installed
 test: $(VENV)/.installed
 	@$(MAKE) --no-print-directory models/blazepose/pose_landmark_full.tflite \
 	    || echo "warning: BlazePose models not fetched; the tests that need them will skip"
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
+
+# under 3 minutes on a 2-core machine when idle
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slow"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check src tfrecords_tools tests demo.py bench
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff format $(LINT_PATHS)
 
 # BlazePose models (Apache-2.0) ship inside the mediapipe wheel, which cannot be installed beside
 # TensorFlow 2.21; we download the wheel only to unpack the two .tflite files.

@@ -41,8 +41,11 @@ def _jpeg_payload(rng: np.random.Generator) -> bytes:
 def _track(rng: np.random.Generator, frames: int, jpeg: bytes, has_3d: bool) -> bytes:
     kp = rng.uniform(-1, 1, size=(frames, NUM_KPS, 3))
     kp[..., 2] = 1.0
-    track = {"kp2d": kp, "phi": rng.normal(size=(frames, PHI_DIM)).astype(np.float32),
-             "images": [jpeg] * frames}
+    track = {
+        "kp2d": kp,
+        "phi": rng.normal(size=(frames, PHI_DIM)).astype(np.float32),
+        "images": [jpeg] * frames,
+    }
     if has_3d:
         track["joints3d"] = rng.normal(size=(frames, 14, 3))
     return schema.serialize_sequence_example(track)
@@ -63,10 +66,16 @@ def write_fixture(root: Path, files_per_side: int, tracks_per_file: int, frames:
 
 
 def measure(
-    root: Path, batch_size: int, seq_length: int, batches: int, warmup: int, with_images: bool,
+    root: Path,
+    batch_size: int,
+    seq_length: int,
+    batches: int,
+    warmup: int,
+    with_images: bool,
 ) -> dict:
-    ds = pipeline.make_train_dataset(root, ("h36m", "penn_action"), batch_size, seq_length,
-                                     with_images=with_images)
+    ds = pipeline.make_train_dataset(
+        root, ("h36m", "penn_action"), batch_size, seq_length, with_images=with_images
+    )
     iterator = iter(ds)
     for _ in range(warmup):
         next(iterator)
@@ -75,9 +84,11 @@ def measure(
         batch = next(iterator)
     _ = batch["phi"].numpy()
     elapsed = time.perf_counter() - start
-    return {"sequences_per_s": round(batches * batch_size / elapsed, 1),
-            "batches_per_s": round(batches / elapsed, 2),
-            "frames_per_s": round(batches * batch_size * seq_length / elapsed, 1)}
+    return {
+        "sequences_per_s": round(batches * batch_size / elapsed, 1),
+        "batches_per_s": round(batches / elapsed, 2),
+        "frames_per_s": round(batches * batch_size * seq_length / elapsed, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,23 +100,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files_per_side", type=int, default=4)
     parser.add_argument("--tracks_per_file", type=int, default=10)
     parser.add_argument("--frames_per_track", type=int, default=150)
-    parser.add_argument("--with_images", action="store_true",
-                        help="also decode the window's JPEG crops (visualisation path)")
+    parser.add_argument(
+        "--with_images",
+        action="store_true",
+        help="also decode the window's JPEG crops (visualisation path)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hmmr_bench_") as tmp:
-        size = write_fixture(Path(tmp), args.files_per_side, args.tracks_per_file,
-                             args.frames_per_track)
-        result = measure(Path(tmp), args.batch_size, args.seq_length, args.batches, args.warmup,
-                         args.with_images)
-    result.update({
-        "batch_size": args.batch_size, "seq_length": args.seq_length, "batches": args.batches,
-        "tracks": 2 * args.files_per_side * args.tracks_per_file,
-        "frames_per_track": args.frames_per_track, "fixture_mb": round(size / 2**20, 1),
-        "precomputed_phi": True, "images_decoded": args.with_images,
-        "cpu_count": os.cpu_count(), "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(), "tensorflow": tf.__version__,
-    })
+        size = write_fixture(
+            Path(tmp), args.files_per_side, args.tracks_per_file, args.frames_per_track
+        )
+        result = measure(
+            Path(tmp), args.batch_size, args.seq_length, args.batches, args.warmup, args.with_images
+        )
+    result.update(
+        {
+            "batch_size": args.batch_size,
+            "seq_length": args.seq_length,
+            "batches": args.batches,
+            "tracks": 2 * args.files_per_side * args.tracks_per_file,
+            "frames_per_track": args.frames_per_track,
+            "fixture_mb": round(size / 2**20, 1),
+            "precomputed_phi": True,
+            "images_decoded": args.with_images,
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+        }
+    )
     print(json.dumps(result))
     return 0
 

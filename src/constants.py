@@ -1,4 +1,4 @@
-"""Dimensions and fixed numbers of HMMR, in one place (ORIGINAL_SPEC §2-§4).
+"""Dimensions and fixed numbers of HMMR, in one place (docs/original_release.md §2-§4).
 
 Everything that the original hard-codes (2048, 85, 25, 13, +-5 ...) is named here; flags that may
 change them take these as defaults.

@@ -36,7 +36,7 @@ from src.constants import NUM_KPS, NUM_LSP_JOINTS, NUM_SMPL_JOINTS
 Mapping25 = tuple[int | None, ...]
 
 # --------------------------------------------------------------------------------------------
-# HMMR 25 joints (ORIGINAL_SPEC §4.3)
+# HMMR 25 joints (docs/original_release.md §4.3)
 HMMR_JOINT_NAMES: tuple[str, ...] = (
     "r_heel",  # 0, the LSP "right ankle"
     "r_knee",
@@ -279,9 +279,7 @@ BLAZEPOSE33_NAMES: tuple[str, ...] = (
 )
 
 
-def map_by_name(
-    source_names: Sequence[str], renames: dict[str, str] | None = None
-) -> Mapping25:
+def map_by_name(source_names: Sequence[str], renames: dict[str, str] | None = None) -> Mapping25:
     """Map into the 25 HMMR joints by joint name.
 
     Args:
@@ -307,9 +305,7 @@ FROM_H36M17: Mapping25 = map_by_name(
     {"r_heel": "r_ankle", "l_heel": "l_ankle", "r_ankle": "", "l_ankle": "",
      "neck": "thorax", "head_top": "head", "nose": ""},
 )  # fmt: skip
-FROM_H36M32: Mapping25 = tuple(
-    None if j is None else H36M32_TO_H36M17[j] for j in FROM_H36M17
-)
+FROM_H36M32: Mapping25 = tuple(None if j is None else H36M32_TO_H36M17[j] for j in FROM_H36M17)
 FROM_PENN13: Mapping25 = map_by_name(PENN13_NAMES, {"head_top": "head"})
 FROM_COCO17: Mapping25 = map_by_name(COCO17_NAMES)
 FROM_OPENPOSE18: Mapping25 = map_by_name(OPENPOSE18_NAMES)

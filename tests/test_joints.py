@@ -1,23 +1,97 @@
-"""Joint conventions: names, flip permutations, dataset maps (ORIGINAL_SPEC §4.3, §4.5, §6.4)."""
+"""Joint conventions: names, flip permutations, dataset maps (docs/original_release.md §4.3, §4.5,
+§6.4)."""
 
 import numpy as np
 import pytest
 
 from src import joints as J
 
-SPEC_HMMR_FLIP = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 16, 15, 18, 17, 20, 19, 22, 21,
-                  24, 23]
-SPEC_SMPL_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21),
-                   (22, 23)]
+SPEC_HMMR_FLIP = [
+    5,
+    4,
+    3,
+    2,
+    1,
+    0,
+    11,
+    10,
+    9,
+    8,
+    7,
+    6,
+    12,
+    13,
+    14,
+    16,
+    15,
+    18,
+    17,
+    20,
+    19,
+    22,
+    21,
+    24,
+    23,
+]
+SPEC_SMPL_PAIRS = [
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (10, 11),
+    (13, 14),
+    (16, 17),
+    (18, 19),
+    (20, 21),
+    (22, 23),
+]
 # Raw Human3.6M 32-joint indices of the usual 17 (Martinez et al. naming).
-H36M32_NAMED = {0: "Hip", 1: "RHip", 2: "RKnee", 3: "RFoot", 6: "LHip", 7: "LKnee", 8: "LFoot",
-                12: "Spine", 13: "Thorax", 14: "Neck/Nose", 15: "Head", 17: "LShoulder",
-                18: "LElbow", 19: "LWrist", 25: "RShoulder", 26: "RElbow", 27: "RWrist"}
+H36M32_NAMED = {
+    0: "Hip",
+    1: "RHip",
+    2: "RKnee",
+    3: "RFoot",
+    6: "LHip",
+    7: "LKnee",
+    8: "LFoot",
+    12: "Spine",
+    13: "Thorax",
+    14: "Neck/Nose",
+    15: "Head",
+    17: "LShoulder",
+    18: "LElbow",
+    19: "LWrist",
+    25: "RShoulder",
+    26: "RElbow",
+    27: "RWrist",
+}
 # The original's 25 names (§4.3), in the original spelling.
-SPEC_NAMES = ["R Heel", "R Knee", "R Hip", "L Hip", "L Knee", "L Heel", "R Wrist", "R Elbow",
-              "R Shoulder", "L Shoulder", "L Elbow", "L Wrist", "Neck", "Head", "Nose", "L Eye",
-              "R Eye", "L Ear", "R Ear", "L Big Toe", "R Big Toe", "L Small Toe", "R Small Toe",
-              "L Ankle", "R Ankle"]
+SPEC_NAMES = [
+    "R Heel",
+    "R Knee",
+    "R Hip",
+    "L Hip",
+    "L Knee",
+    "L Heel",
+    "R Wrist",
+    "R Elbow",
+    "R Shoulder",
+    "L Shoulder",
+    "L Elbow",
+    "L Wrist",
+    "Neck",
+    "Head",
+    "Nose",
+    "L Eye",
+    "R Eye",
+    "L Ear",
+    "R Ear",
+    "L Big Toe",
+    "R Big Toe",
+    "L Small Toe",
+    "R Small Toe",
+    "L Ankle",
+    "R Ankle",
+]
 
 
 def _swap_lr(name: str) -> str:
@@ -65,10 +139,22 @@ def test_smpl_flip_perm_swaps_spec_pairs_and_names():
 
 
 def test_smpl_parents_form_the_smpl_kinematic_tree():
-    named = {"l_hip": "pelvis", "spine1": "pelvis", "l_knee": "l_hip", "r_ankle": "r_knee",
-             "l_foot": "l_ankle", "neck": "spine3", "l_collar": "spine3", "r_collar": "spine3",
-             "head": "neck", "l_shoulder": "l_collar", "r_elbow": "r_shoulder",
-             "l_wrist": "l_elbow", "r_hand": "r_wrist", "spine3": "spine2"}
+    named = {
+        "l_hip": "pelvis",
+        "spine1": "pelvis",
+        "l_knee": "l_hip",
+        "r_ankle": "r_knee",
+        "l_foot": "l_ankle",
+        "neck": "spine3",
+        "l_collar": "spine3",
+        "r_collar": "spine3",
+        "head": "neck",
+        "l_shoulder": "l_collar",
+        "r_elbow": "r_shoulder",
+        "l_wrist": "l_elbow",
+        "r_hand": "r_wrist",
+        "spine3": "spine2",
+    }
     names = J.SMPL_JOINT_NAMES
     assert J.SMPL_PARENTS[0] == -1
     for child, parent in named.items():
@@ -85,8 +171,22 @@ def test_h36m17_map_is_the_originals_lsp_list_with_other_joints_missing():
 
 
 def test_h36m32_map_points_at_the_same_named_raw_joints():
-    raw_of_lsp = ["RFoot", "RKnee", "RHip", "LHip", "LKnee", "LFoot", "RWrist", "RElbow",
-                  "RShoulder", "LShoulder", "LElbow", "LWrist", "Thorax", "Head"]
+    raw_of_lsp = [
+        "RFoot",
+        "RKnee",
+        "RHip",
+        "LHip",
+        "LKnee",
+        "LFoot",
+        "RWrist",
+        "RElbow",
+        "RShoulder",
+        "LShoulder",
+        "LElbow",
+        "LWrist",
+        "Thorax",
+        "Head",
+    ]
     assert [H36M32_NAMED[j] for j in J.FROM_H36M32[:14]] == raw_of_lsp
     assert all(j is None for j in J.FROM_H36M32[14:])
     pts32 = np.random.default_rng(1).normal(size=(3, 32, 3))
@@ -97,15 +197,21 @@ def test_h36m32_map_points_at_the_same_named_raw_joints():
 @pytest.mark.parametrize(
     "mapping,names,aliases",
     [
-        (J.FROM_H36M17, J.H36M17_NAMES,
-         {"r_heel": "r_ankle", "l_heel": "l_ankle", "neck": "thorax", "head_top": "head"}),
+        (
+            J.FROM_H36M17,
+            J.H36M17_NAMES,
+            {"r_heel": "r_ankle", "l_heel": "l_ankle", "neck": "thorax", "head_top": "head"},
+        ),
         (J.FROM_PENN13, J.PENN13_NAMES, {"head_top": "head"}),
         (J.FROM_COCO17, J.COCO17_NAMES, {}),
         (J.FROM_OPENPOSE18, J.OPENPOSE18_NAMES, {}),
         (J.FROM_OPENPOSE25, J.OPENPOSE25_NAMES, {}),
         (J.FROM_3DPW, J.OPENPOSE18_NAMES, {}),
-        (J.FROM_BLAZEPOSE33, J.BLAZEPOSE33_NAMES,
-         {"l_big_toe": "l_foot_index", "r_big_toe": "r_foot_index"}),
+        (
+            J.FROM_BLAZEPOSE33,
+            J.BLAZEPOSE33_NAMES,
+            {"l_big_toe": "l_foot_index", "r_big_toe": "r_foot_index"},
+        ),
     ],
 )
 def test_maps_join_equal_names_and_commute_with_flip(mapping, names, aliases):

@@ -1,4 +1,5 @@
-"""Dataset converters: raw datasets -> the original HMMR TFRecord schema (ORIGINAL_SPEC §6).
+"""Dataset converters: raw datasets -> the original HMMR TFRecord schema
+(docs/original_release.md §6).
 
 One module per source, each a command-line tool (``python -m tfrecords_tools.<name> --help``):
 

@@ -1,6 +1,6 @@
 """What every converter shares: flags, output folders, the phi encoder, crops, pickles, the CLI.
 
-Flags keep the original converters' names and defaults (ORIGINAL_SPEC §2.8):
+Flags keep the original converters' names and defaults (docs/original_release.md §2.8):
 ``--data_directory``, ``--output_directory``, ``--split``, ``--num_copy``, ``--precomputed_phi``,
 ``--pretrained_model_path``, ``--img_size``, ``--trans_max``, ``--delta_trans_max``,
 ``--scale_max``, ``--delta_scale_max``, ``--save_img``; boolean flags read absl-style
@@ -19,12 +19,14 @@ records (§6.2) are 224 crops around the smoothed box, keypoints in crop pixels
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib
+import io
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +51,7 @@ from src.data.tube_augmentation import (
     precrop,
 )
 from src.inference.models import load_resnet
-from src.smpl.io import RestrictedUnpickler
+from src.smpl.io import RestrictedUnpickler, count_elements
 from src.video.bbox import SmoothBBoxes
 
 log = logging.getLogger("tfrecords_tools")
@@ -77,67 +79,132 @@ def parse_bool(text: str) -> bool:
 
 def add_bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
     """``--name``, ``--name=true|false``, ``--name false`` and ``--noname``, as absl parses them."""
-    parser.add_argument(f"--{name}", nargs="?", const=True, default=default, type=parse_bool,
-                        metavar="BOOL", help=f"{help} (default {default})")
+    parser.add_argument(
+        f"--{name}",
+        nargs="?",
+        const=True,
+        default=default,
+        type=parse_bool,
+        metavar="BOOL",
+        help=f"{help} (default {default})",
+    )
     parser.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
 
 
 def base_parser(prog_module: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
     """Parser with the flags of every converter (I/O, workers, resuming, seed, progress)."""
     parser = argparse.ArgumentParser(
-        prog=f"python -m {prog_module}", description=description, epilog=epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog=f"python -m {prog_module}",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data_directory", required=True, help="the raw dataset's folder")
-    parser.add_argument("--output_directory", required=True,
-                        help="TFRecord root (training's --data_dir); records go to "
-                             "<root>/<dataset>/<split>/ (a path already ending in the dataset "
-                             "folder is used as is)")
-    parser.add_argument("--num_workers", type=int, default=1,
-                        help="processes writing files in parallel (default 1; each one loads its "
-                             "own ResNet, so keep 1 on a single GPU)")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the shuffles and of the augmentation (default 0)")
-    add_bool_flag(parser, "overwrite", False, "rewrite files that are already complete "
-                  "(otherwise a rerun resumes and skips them)")
+    parser.add_argument(
+        "--output_directory",
+        required=True,
+        help="TFRecord root (training's --data_dir); records go to "
+        "<root>/<dataset>/<split>/ (a path already ending in the dataset "
+        "folder is used as is)",
+    )
+    parser.add_argument(
+        "--num_workers",
+        type=int,
+        default=1,
+        help="processes writing files in parallel (default 1; each one loads its "
+        "own ResNet, so keep 1 on a single GPU)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the shuffles and of the augmentation (default 0)",
+    )
+    add_bool_flag(
+        parser,
+        "overwrite",
+        False,
+        "rewrite files that are already complete (otherwise a rerun resumes and skips them)",
+    )
     add_bool_flag(parser, "progress", True, "show progress bars")
     return parser
 
 
-def add_split_flag(parser: argparse.ArgumentParser, default: str = "train",
-                   choices: Sequence[str] = SPLITS) -> None:
-    parser.add_argument("--split", default=default, choices=tuple(choices),
-                        help=f"which split to write (default {default})")
+def add_split_flag(
+    parser: argparse.ArgumentParser, default: str = "train", choices: Sequence[str] = SPLITS
+) -> None:
+    parser.add_argument(
+        "--split",
+        default=default,
+        choices=tuple(choices),
+        help=f"which split to write (default {default})",
+    )
 
 
 def add_train_flags(parser: argparse.ArgumentParser, num_copy: int = 1) -> None:
     """Augmentation and feature flags of the training records (§2.6, §2.8, §6.5, §6.6)."""
     group = parser.add_argument_group("training records (--split train)")
-    group.add_argument("--num_copy", type=int, default=num_copy,
-                       help=f"independently augmented copies of each track (default {num_copy})")
-    add_bool_flag(group, "precomputed_phi", True,
-                  "store 224 augmented crops with ResNet features (image/phis); false stores the "
-                  "300-px pre-crops and pixel keypoints without phi (the original's on-the-fly "
-                  "path; this port's training needs phi)")
-    group.add_argument("--pretrained_model_path", default=DEFAULT_PRETRAINED_MODEL,
-                       help="weights folder holding resnet_v2_50 (converted from "
-                            "hmr_noS5.ckpt-642561 with python -m src.convert) "
-                            f"(default {DEFAULT_PRETRAINED_MODEL})")
-    group.add_argument("--encoder_factory", default=None, metavar="MODULE:FUNCTION",
-                       help="advanced: a function f(img_size) returning an encoder "
-                            "(B, S, S, 3) in [-1, 1] -> (B, 2048), used instead of the ResNet "
-                            "(other backbones, tests)")
-    group.add_argument("--phi_batch_size", type=int, default=PHI_BATCH_SIZE,
-                       help=f"images per ResNet call (default {PHI_BATCH_SIZE}, the original's)")
+    group.add_argument(
+        "--num_copy",
+        type=int,
+        default=num_copy,
+        help=f"independently augmented copies of each track (default {num_copy})",
+    )
+    add_bool_flag(
+        group,
+        "precomputed_phi",
+        True,
+        "store 224 augmented crops with ResNet features (image/phis); false stores the "
+        "300-px pre-crops and pixel keypoints without phi (the original's on-the-fly "
+        "path; this port's training needs phi)",
+    )
+    group.add_argument(
+        "--pretrained_model_path",
+        default=DEFAULT_PRETRAINED_MODEL,
+        help="weights folder holding resnet_v2_50 (converted from "
+        "hmr_noS5.ckpt-642561 with python -m src.convert) "
+        f"(default {DEFAULT_PRETRAINED_MODEL})",
+    )
+    group.add_argument(
+        "--encoder_factory",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="advanced: a function f(img_size) returning an encoder "
+        "(B, S, S, 3) in [-1, 1] -> (B, 2048), used instead of the ResNet "
+        "(other backbones, tests)",
+    )
+    group.add_argument(
+        "--phi_batch_size",
+        type=int,
+        default=PHI_BATCH_SIZE,
+        help=f"images per ResNet call (default {PHI_BATCH_SIZE}, the original's)",
+    )
     group.add_argument("--img_size", type=int, default=IMG_SIZE, help="crop side (default 224)")
-    group.add_argument("--trans_max", type=int, default=TRANS_MAX,
-                       help=f"translation jitter bound, px (default {TRANS_MAX})")
-    group.add_argument("--delta_trans_max", type=int, default=DELTA_TRANS_MAX,
-                       help="frame-to-frame translation bound; equal to --trans_max gives i.i.d. "
-                            f"jitter, 0 a constant one per track (default {DELTA_TRANS_MAX})")
-    group.add_argument("--scale_max", type=float, default=SCALE_MAX,
-                       help=f"scale jitter: factor 2**u, |u| < scale_max (default {SCALE_MAX})")
-    group.add_argument("--delta_scale_max", type=float, default=DELTA_SCALE_MAX,
-                       help=f"frame-to-frame scale-exponent bound (default {DELTA_SCALE_MAX})")
+    group.add_argument(
+        "--trans_max",
+        type=int,
+        default=TRANS_MAX,
+        help=f"translation jitter bound, px (default {TRANS_MAX})",
+    )
+    group.add_argument(
+        "--delta_trans_max",
+        type=int,
+        default=DELTA_TRANS_MAX,
+        help="frame-to-frame translation bound; equal to --trans_max gives i.i.d. "
+        f"jitter, 0 a constant one per track (default {DELTA_TRANS_MAX})",
+    )
+    group.add_argument(
+        "--scale_max",
+        type=float,
+        default=SCALE_MAX,
+        help=f"scale jitter: factor 2**u, |u| < scale_max (default {SCALE_MAX})",
+    )
+    group.add_argument(
+        "--delta_scale_max",
+        type=float,
+        default=DELTA_SCALE_MAX,
+        help=f"frame-to-frame scale-exponent bound (default {DELTA_SCALE_MAX})",
+    )
     add_bool_flag(group, "save_img", True, "store the crops as JPEG (image/encoded)")
 
 
@@ -170,8 +237,13 @@ class TrainSettings:
     save_img: bool = True
 
     def augmenter(self) -> TubeAugmenter:
-        return TubeAugmenter(self.img_size, self.trans_max, self.delta_trans_max, self.scale_max,
-                             self.delta_scale_max)
+        return TubeAugmenter(
+            self.img_size,
+            self.trans_max,
+            self.delta_trans_max,
+            self.scale_max,
+            self.delta_scale_max,
+        )
 
     def extractor(self) -> FeatureExtractor:
         return get_extractor(self.encoder)
@@ -183,12 +255,21 @@ def train_settings(args: argparse.Namespace) -> TrainSettings:
         raise ValueError(f"--num_copy must be >= 1, got {args.num_copy}")
     if args.trans_max < 0 or args.scale_max < 0:
         raise ValueError("--trans_max and --scale_max must be >= 0")
-    encoder = EncoderSpec(args.pretrained_model_path, args.encoder_factory, args.phi_batch_size,
-                          args.img_size)
+    encoder = EncoderSpec(
+        args.pretrained_model_path, args.encoder_factory, args.phi_batch_size, args.img_size
+    )
     if args.precomputed_phi:
         check_encoder(encoder)
-    return TrainSettings(args.precomputed_phi, encoder, args.img_size, args.trans_max,
-                         args.delta_trans_max, args.scale_max, args.delta_scale_max, args.save_img)
+    return TrainSettings(
+        args.precomputed_phi,
+        encoder,
+        args.img_size,
+        args.trans_max,
+        args.delta_trans_max,
+        args.scale_max,
+        args.delta_scale_max,
+        args.save_img,
+    )
 
 
 def check_encoder(spec: EncoderSpec) -> None:
@@ -198,9 +279,11 @@ def check_encoder(spec: EncoderSpec) -> None:
         return
     parts = available_parts(spec.pretrained_model_path)
     if RESNET_PART not in parts:
-        raise WeightsDirError(f"{spec.pretrained_model_path}: weights folder without "
-                              f"'{RESNET_PART}' (it has {parts}); convert hmr_noS5.ckpt-642561 "
-                              "with python -m src.convert")
+        raise WeightsDirError(
+            f"{spec.pretrained_model_path}: weights folder without "
+            f"'{RESNET_PART}' (it has {parts}); convert hmr_noS5.ckpt-642561 "
+            "with python -m src.convert"
+        )
 
 
 def import_callable(path: str) -> Callable[..., Any]:
@@ -240,8 +323,9 @@ def _gpu_memory_growth() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def dataset_dir(output_directory: str | os.PathLike, dataset: str,
-                aliases: Sequence[str] = ()) -> Path:
+def dataset_dir(
+    output_directory: str | os.PathLike, dataset: str, aliases: Sequence[str] = ()
+) -> Path:
     """``<root>/<dataset>``, or ``output_directory`` itself when it already names the dataset."""
     out = Path(output_directory)
     if out.name in (dataset, *aliases):
@@ -249,24 +333,38 @@ def dataset_dir(output_directory: str | os.PathLike, dataset: str,
     return out / dataset
 
 
-def split_dir(output_directory: str | os.PathLike, dataset: str, split: str,
-              aliases: Sequence[str] = ()) -> Path:
+def split_dir(
+    output_directory: str | os.PathLike, dataset: str, split: str, aliases: Sequence[str] = ()
+) -> Path:
     """``<root>/<dataset>/<split>`` (see :func:`dataset_dir`)."""
     return dataset_dir(output_directory, dataset, aliases) / split
 
 
 def write_files(
-    tasks: Sequence[tuple[Path, Any]], build: Callable[[Any], Iterable[bytes]],
-    args: argparse.Namespace, desc: str,
+    tasks: Sequence[tuple[Path, Any]],
+    build: Callable[[Any], Iterable[bytes]],
+    args: argparse.Namespace,
+    desc: str,
 ) -> dict[Path, int]:
     """Write every ``(path, payload)`` task with ``build`` (see
     :func:`src.data.tfrecord_lib.write_shards_parallel`); finished files are skipped unless
     ``--overwrite``. Logs what was written and skipped."""
-    written = write_shards_parallel(tasks, build, num_workers=args.num_workers,
-                                    resume=not args.overwrite, desc=desc, progress=args.progress)
+    written = write_shards_parallel(
+        tasks,
+        build,
+        num_workers=args.num_workers,
+        resume=not args.overwrite,
+        desc=desc,
+        progress=args.progress,
+    )
     skipped = len(tasks) - len(written)
-    log.info("%s: wrote %d file(s) (%d records), skipped %d already complete", desc, len(written),
-             sum(written.values()), skipped)
+    log.info(
+        "%s: wrote %d file(s) (%d records), skipped %d already complete",
+        desc,
+        len(written),
+        sum(written.values()),
+        skipped,
+    )
     return written
 
 
@@ -296,35 +394,60 @@ def load_pickle(path: str | os.PathLike, what: str = "pickle") -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {what} not found")
-    with open(path, "rb") as fh:
-        try:
-            return RestrictedUnpickler(fh, path).load()
-        except Exception as err:  # corrupt or truncated pickles raise many types
-            text = str(err)
-            if not text.startswith(str(path)):
-                text = f"{path}: {text}"
-            raise ValueError(f"not a readable {what} ({type(err).__name__}): {text}") from None
+    # Read into memory first: a length field claiming gigabytes then reads what the file holds.
+    data = path.read_bytes()
+    try:
+        loaded = RestrictedUnpickler(io.BytesIO(data), path).load()
+        count_elements(loaded)  # a few shared lists can unfold into billions of elements
+        return loaded
+    except Exception as err:  # corrupt or truncated pickles raise many types
+        text = " ".join(str(err).split())[:300]
+        if not text.startswith(str(path)):
+            text = f"{path}: {text}"
+        raise ValueError(f"not a readable {what} ({type(err).__name__}): {text}") from None
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Errors raised deep inside a reader of ``path`` (a string where numbers belong, a list
+    where a dict was expected) become one ``ValueError`` naming the file."""
+    try:
+        yield
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to read") from None
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError) as err:
+        message = " ".join(str(err).split())
+        if type(err) is ValueError and str(path) in message:
+            raise
+        raise ValueError(
+            f"{path}: unexpected content ({type(err).__name__}: {message[:200]})"
+        ) from None
 
 
 def require_keys(data: Any, keys: Sequence[str], path: Path, what: str) -> None:
     """ValueError naming ``path`` when ``data`` is not a dict with all ``keys``."""
     if not isinstance(data, Mapping):
-        raise ValueError(f"{path}: expected a {what} dict with keys {list(keys)}, got "
-                         f"{type(data).__name__}")
+        raise ValueError(
+            f"{path}: expected a {what} dict with keys {list(keys)}, got {type(data).__name__}"
+        )
     missing = [k for k in keys if k not in data]
     if missing:
         raise ValueError(f"{path}: {what} lacks key(s) {missing} (has {sorted(map(str, data))})")
 
 
-def as_array(value: Any, path: Path, key: str, shape: tuple[int | None, ...],
-             dtype: Any = np.float64) -> np.ndarray:
+def as_array(
+    value: Any, path: Path, key: str, shape: tuple[int | None, ...], dtype: Any = np.float64
+) -> np.ndarray:
     """``value`` as an array of ``shape`` (None = any size), or a ValueError naming the file."""
+    if np.iscomplexobj(value):  # the cast below would drop the imaginary part silently
+        raise ValueError(f"{path}: '{key}' holds complex numbers")
     try:
         array = np.asarray(value, dtype=dtype)
     except (TypeError, ValueError):
         raise ValueError(f"{path}: '{key}' is not numeric") from None
     ok = array.ndim == len(shape) and all(
-        s is None or s == a for s, a in zip(shape, array.shape, strict=True))
+        s is None or s == a for s, a in zip(shape, array.shape, strict=True)
+    )
     if not ok:
         wanted = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
         raise ValueError(f"{path}: '{key}' has shape {array.shape}, expected {wanted}")
@@ -337,7 +460,10 @@ def as_array(value: Any, path: Path, key: str, shape: tuple[int | None, ...],
 
 
 def precrop_track(
-    frames: Iterable[np.ndarray], kp2d: np.ndarray, centers: np.ndarray, scales: np.ndarray,
+    frames: Iterable[np.ndarray],
+    kp2d: np.ndarray,
+    centers: np.ndarray,
+    scales: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """The 300-px pre-crop of every frame of a track (§6.4).
 
@@ -358,14 +484,23 @@ def precrop_track(
         starts.append(out["crop_pt"])
     if len(crops) != len(kp2d):
         raise ValueError(f"precrop_track: got {len(crops)} frames for {len(kp2d)} keypoint rows")
-    return {"frames": np.stack(crops), "kp2d": np.stack(kps), "scale_factors": np.stack(factors),
-            "crop_pts": np.stack(starts)}
+    return {
+        "frames": np.stack(crops),
+        "kp2d": np.stack(kps),
+        "scale_factors": np.stack(factors),
+        "crop_pts": np.stack(starts),
+    }
 
 
 def build_train_track(
-    pre: Mapping[str, np.ndarray], settings: TrainSettings, rng: np.random.Generator, *,
-    pose: np.ndarray | None = None, shape: np.ndarray | None = None,
-    joints3d: np.ndarray | None = None, extra: Mapping[str, Any] | None = None,
+    pre: Mapping[str, np.ndarray],
+    settings: TrainSettings,
+    rng: np.random.Generator,
+    *,
+    pose: np.ndarray | None = None,
+    shape: np.ndarray | None = None,
+    joints3d: np.ndarray | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One augmented copy of a pre-cropped track, ready for ``schema.make_train_example``.
 
@@ -382,23 +517,39 @@ def build_train_track(
     fields.update(scale_factors=pre["scale_factors"], crop_pts=pre["crop_pts"])
     if settings.precomputed_phi:
         return precompute_copies(
-            pre["frames"], pre["kp2d"], settings.extractor(), settings.augmenter(), rng, 1,
-            pose=pose, shape=shape, joints3d=joints3d, save_images=settings.save_img,
-            extra=fields)[0]
+            pre["frames"],
+            pre["kp2d"],
+            settings.extractor(),
+            settings.augmenter(),
+            rng,
+            1,
+            pose=pose,
+            shape=shape,
+            joints3d=joints3d,
+            save_images=settings.save_img,
+            extra=fields,
+        )[0]
     n = len(pre["kp2d"])
     kp = np.asarray(pre["kp2d"], np.float64).copy()
     kp[..., 2] = kp[..., 2] > 0
     kp *= kp[..., 2:]
-    fields.update(kp2d=kp, pose=pose, shape=shape, joints3d=joints3d,
-                  heightwidths=np.full((n, 2), PRECROP_PX),
-                  centers=np.full((n, 2), PRECROP_PX // 2))
+    fields.update(
+        kp2d=kp,
+        pose=pose,
+        shape=shape,
+        joints3d=joints3d,
+        heightwidths=np.full((n, 2), PRECROP_PX),
+        centers=np.full((n, 2), PRECROP_PX // 2),
+    )
     if settings.save_img:
         fields["images"] = pre["frames"]
     return fields
 
 
 def build_test_track(
-    frames: Iterable[np.ndarray], kp2d: np.ndarray, boxes: SmoothBBoxes,
+    frames: Iterable[np.ndarray],
+    kp2d: np.ndarray,
+    boxes: SmoothBBoxes,
     img_size: int = IMG_SIZE,
 ) -> dict[str, Any]:
     """A test/val track (§6.2): 224 crops around the smoothed box, no jitter, keypoints in crop
@@ -424,9 +575,14 @@ def build_test_track(
         raise ValueError(f"build_test_track: got {len(crops)} frames for {len(kp2d)} keypoint rows")
     kp = np.stack(kps)
     kp[..., :2] *= kp[..., 2:]  # invisible points written as zeros
-    return {"kp2d": kp, "images": np.stack(crops), "centers": np.stack(centers),
-            "scale_factors": np.stack(factors), "crop_pts": np.stack(starts),
-            "time_pts": np.array([boxes.start, boxes.end], np.int64)}
+    return {
+        "kp2d": kp,
+        "images": np.stack(crops),
+        "centers": np.stack(centers),
+        "scale_factors": np.stack(factors),
+        "crop_pts": np.stack(starts),
+        "time_pts": np.array([boxes.start, boxes.end], np.int64),
+    }
 
 
 def serialize(tracks: Iterable[Mapping[str, Any]]) -> Iterable[bytes]:
@@ -457,7 +613,8 @@ def _one_line(err: BaseException) -> str:
 
 
 def run_cli(
-    parser: argparse.ArgumentParser, convert: Callable[[argparse.Namespace], None],
+    parser: argparse.ArgumentParser,
+    convert: Callable[[argparse.Namespace], None],
     argv: Sequence[str] | None = None,
 ) -> int:
     """Parse ``argv``, run ``convert``; a bad input prints one line (no traceback) and returns 1.

@@ -1,4 +1,4 @@
-"""Human3.6M -> HMMR TFRecords (ORIGINAL_SPEC §6.4).
+"""Human3.6M -> HMMR TFRecords (docs/original_release.md §6.4).
 
 Input: the layout the original's ``read_human36m`` writes (25 fps frames of every camera)::
 
@@ -74,9 +74,12 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser("tfrecords_tools.h36m", __doc__, EPILOG)
     common.add_split_flag(parser)
-    parser.add_argument("--max_sequence_length", type=int, default=MAX_SEQUENCE_LENGTH,
-                        help=f"frames per training record (default {MAX_SEQUENCE_LENGTH}; "
-                             "<= 0 keeps whole videos)")
+    parser.add_argument(
+        "--max_sequence_length",
+        type=int,
+        default=MAX_SEQUENCE_LENGTH,
+        help=f"frames per training record (default {MAX_SEQUENCE_LENGTH}; <= 0 keeps whole videos)",
+    )
     common.add_train_flags(parser, num_copy=1)
     return parser
 
@@ -124,8 +127,10 @@ def find_sequences(root: Path, subjects: Sequence[int]) -> list[Sequence36]:
             if (subject, action, int(trial)) not in SKIPPED:
                 found.append(Sequence36(subject, action, int(trial), int(cam), cam_dir))
     if not found:
-        raise ValueError(f"{root}: expected S{{s}}/{{Action}}_{{trial}}/cam_{{c}}/ folders for "
-                         f"subjects {list(subjects)} (the output of read_human36m), found none")
+        raise ValueError(
+            f"{root}: expected S{{s}}/{{Action}}_{{trial}}/cam_{{c}}/ folders for "
+            f"subjects {list(subjects)} (the output of read_human36m), found none"
+        )
     return found
 
 
@@ -135,8 +140,9 @@ def _joints(value: object, path: Path, key: str, dims: int) -> np.ndarray:
     if arr.ndim == 2 and arr.shape[1] in (17 * dims, H36M32_NUM_JOINTS * dims):
         arr = arr.reshape(len(arr), -1, dims)
     if arr.ndim != 3 or arr.shape[1] not in JOINT_MAPS or arr.shape[2] != dims:
-        raise ValueError(f"{path}: '{key}' has shape {arr.shape}, expected (N, 17, {dims}) or "
-                         f"(N, 32, {dims})")
+        raise ValueError(
+            f"{path}: '{key}' has shape {arr.shape}, expected (N, 17, {dims}) or (N, 32, {dims})"
+        )
     return arr
 
 
@@ -150,20 +156,31 @@ def read_labels(seq: Sequence36) -> dict[str, np.ndarray]:
     """
     path = seq.folder / GT_FILE
     gt = common.load_pickle(path, "Human3.6M pose file")
-    common.require_keys(gt, ("2d", "3d"), path, "Human3.6M pose")
-    pts2d, pts3d = _joints(gt["2d"], path, "2d", 2), _joints(gt["3d"], path, "3d", 3)
+    with common.reading(path):
+        common.require_keys(gt, ("2d", "3d"), path, "Human3.6M pose")
+        pts2d, pts3d = _joints(gt["2d"], path, "2d", 2), _joints(gt["3d"], path, "3d", 3)
     frames = sorted(seq.folder.glob("frame*.png")) or sorted(seq.folder.glob("frame*.jpg"))
     if not frames:
         raise ValueError(f"{seq.folder}: expected frame%04d.png images, found none")
     n = min(len(frames), len(pts2d), len(pts3d))
     if len({len(frames), len(pts2d), len(pts3d)}) > 1:
-        log.warning("%s: %d frames, %d 2D and %d 3D poses; using the first %d", seq.folder,
-                    len(frames), len(pts2d), len(pts3d), n)
+        log.warning(
+            "%s: %d frames, %d 2D and %d 3D poses; using the first %d",
+            seq.folder,
+            len(frames),
+            len(pts2d),
+            len(pts3d),
+            n,
+        )
     ones = np.ones(pts2d.shape[:2] + (1,))
     kp2d = to_hmmr25(np.concatenate([pts2d, ones], axis=2), JOINT_MAPS[pts2d.shape[1]])
     joints3d = to_hmmr25(pts3d, JOINT_MAPS[pts3d.shape[1]])[:, :NUM_LSP_JOINTS] / MM_PER_M
-    return {"frames": [str(p) for p in frames[:n]], "kp2d": kp2d[:n], "joints3d": joints3d[:n],
-            "cam": read_camera(seq.folder)}
+    return {
+        "frames": [str(p) for p in frames[:n]],
+        "kp2d": kp2d[:n],
+        "joints3d": joints3d[:n],
+        "cam": read_camera(seq.folder),
+    }
 
 
 def read_camera(folder: Path) -> np.ndarray:
@@ -173,11 +190,11 @@ def read_camera(folder: Path) -> np.ndarray:
         log.warning("%s: no %s; image/cams left at zero", folder, CAMERA_FILE)
         return np.zeros(3)
     cam = common.load_pickle(path, "Human3.6M camera file")
-    common.require_keys(cam, ("f", "c"), path, "camera")
-    f, c = np.asarray(cam["f"], np.float64).ravel(), np.asarray(cam["c"], np.float64).ravel()
+    with common.reading(path):
+        common.require_keys(cam, ("f", "c"), path, "camera")
+        f, c = np.asarray(cam["f"], np.float64).ravel(), np.asarray(cam["c"], np.float64).ravel()
     if f.size != 2 or c.size != 2:
-        raise ValueError(f"{path}: expected 'f' and 'c' with 2 values each, got {f.size}, "
-                         f"{c.size}")
+        raise ValueError(f"{path}: expected 'f' and 'c' with 2 values each, got {f.size}, {c.size}")
     return np.array([f.mean(), c[0], c[1]])
 
 
@@ -234,19 +251,34 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
         if not settings.precomputed_phi:
             chunk = {k: v[index] for k, v in pre.items()}
             track = common.build_train_track(
-                chunk, settings, rng, joints3d=labels["joints3d"][index],
-                extra={"filenames": [labels["frames"][i] for i in index],
-                       "has_3d_joints": 1, "cams": pre_cams[index]})
+                chunk,
+                settings,
+                rng,
+                joints3d=labels["joints3d"][index],
+                extra={
+                    "filenames": [labels["frames"][i] for i in index],
+                    "has_3d_joints": 1,
+                    "cams": pre_cams[index],
+                },
+            )
             yield from common.serialize([track])
             continue
         part = TubeJitter(jitter.flip, jitter.translations[index], jitter.scale_exponents[index])
-        aug = augmenter(pre["frames"][index], pre["kp2d"][index],
-                        joints3d=labels["joints3d"][index], jitter=part)
+        aug = augmenter(
+            pre["frames"][index],
+            pre["kp2d"][index],
+            joints3d=labels["joints3d"][index],
+            jitter=part,
+        )
         track = {
-            "kp2d": aug["kp2d"], "phi": settings.extractor()(aug["images"]),
-            "joints3d": aug["joints3d"], "has_3d_joints": 1, "centers": aug["centers"],
+            "kp2d": aug["kp2d"],
+            "phi": settings.extractor()(aug["images"]),
+            "joints3d": aug["joints3d"],
+            "has_3d_joints": 1,
+            "centers": aug["centers"],
             "filenames": [labels["frames"][i] for i in index],
-            "scale_factors": pre["scale_factors"][index], "crop_pts": pre["crop_pts"][index],
+            "scale_factors": pre["scale_factors"][index],
+            "crop_pts": pre["crop_pts"][index],
             "cams": _augmented_cams(pre_cams[index], part, aug["centers"], settings.img_size),
         }
         if settings.save_img:
@@ -254,10 +286,11 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
         yield from common.serialize([track])
 
 
-def _augmented_cams(pre_cams: np.ndarray, jitter: TubeJitter, centers: np.ndarray,
-                    img_size: int) -> np.ndarray:
+def _augmented_cams(
+    pre_cams: np.ndarray, jitter: TubeJitter, centers: np.ndarray, img_size: int
+) -> np.ndarray:
     """Intrinsics in the 224 crops: the pre-crop ones through the jitter resize and crop."""
-    side = np.maximum(np.floor(PRECROP_PX * 2.0 ** jitter.scale_exponents), 1.0)  # as resize_by
+    side = np.maximum(np.floor(PRECROP_PX * 2.0**jitter.scale_exponents), 1.0)  # as resize_by
     factors = np.repeat((side / PRECROP_PX)[:, None], 2, axis=1)
     cams = map_intrinsics(pre_cams, factors, centers - img_size // 2)
     if jitter.flip:
@@ -273,8 +306,12 @@ def build_test_file(seq: Sequence36) -> Iterable[bytes]:
     frames = labels["frames"][kept]
     track = common.build_test_track(_read_frames(frames), labels["kp2d"][kept], boxes)
     starts = track["centers"] - IMG_SIZE // 2
-    track.update(joints3d=labels["joints3d"][kept], has_3d_joints=1, filenames=frames,
-                 cams=map_intrinsics(labels["cam"], track["scale_factors"], starts))
+    track.update(
+        joints3d=labels["joints3d"][kept],
+        has_3d_joints=1,
+        filenames=frames,
+        cams=map_intrinsics(labels["cam"], track["scale_factors"], starts),
+    )
     yield from common.serialize([track])
 
 
@@ -287,13 +324,23 @@ def convert(args: argparse.Namespace) -> None:
     root = Path(args.data_directory)
     sequences = find_sequences(root, SPLIT_SUBJECTS[args.split])
     out_dir = common.split_dir(args.output_directory, DATASET, args.split, DIR_ALIASES)
-    log.info("%s: %d camera sequence(s) of subjects %s -> %s", args.split, len(sequences),
-             SPLIT_SUBJECTS[args.split], out_dir)
+    log.info(
+        "%s: %d camera sequence(s) of subjects %s -> %s",
+        args.split,
+        len(sequences),
+        SPLIT_SUBJECTS[args.split],
+        out_dir,
+    )
     if args.split == "train":
         settings = common.train_settings(args)
-        tasks = [(out_dir / f"{seq.train_name}_copy{copy}.tfrecord",
-                  (seq, settings, args.seed, copy, args.max_sequence_length))
-                 for seq in sequences for copy in range(args.num_copy)]
+        tasks = [
+            (
+                out_dir / f"{seq.train_name}_copy{copy}.tfrecord",
+                (seq, settings, args.seed, copy, args.max_sequence_length),
+            )
+            for seq in sequences
+            for copy in range(args.num_copy)
+        ]
         common.write_files(tasks, build_train_file, args, f"{DATASET} train")
     else:
         tasks = [(out_dir / f"{seq.test_name}.tfrecord", seq) for seq in sequences]

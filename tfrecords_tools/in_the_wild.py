@@ -1,6 +1,7 @@
 """Video in the wild (InstaVariety, VLOG, your own videos) + 2D keypoints -> HMMR TFRecords.
 
-The paper's InstaVariety path (ORIGINAL_SPEC §6.4), and the way to train or evaluate on your own
+The paper's InstaVariety path (docs/original_release.md §6.4), and the way to train or evaluate on
+your own
 videos. Input, per video ``NAME`` (names may contain ``/``, e.g. InstaVariety's ``tag/video_id``)::
 
     <data_directory>/videos/NAME.mp4                     the video (anything OpenCV reads) ...
@@ -58,8 +59,17 @@ MAX_BAD_VISIBLE = 4  # the track is cut where the filtered count is this or less
 MIN_TRACK_FRAMES = 40
 MAX_TRACK_FRAMES = 500
 MAX_FACE_ONLY_FRACTION = 0.4
-FACE_AND_SHOULDERS = ("neck", "head_top", "nose", "l_eye", "r_eye", "l_ear", "r_ear",
-                      "l_shoulder", "r_shoulder")
+FACE_AND_SHOULDERS = (
+    "neck",
+    "head_top",
+    "nose",
+    "l_eye",
+    "r_eye",
+    "l_ear",
+    "r_ear",
+    "l_shoulder",
+    "r_shoulder",
+)
 BODY_JOINTS = tuple(i for n, i in HMMR_JOINT_INDEX.items() if n not in FACE_AND_SHOULDERS)
 VIDEO_DIR, FRAMES_DIR, OPENPOSE_DIR, ALPHAPOSE_DIR = "videos", "frames", "openpose", "alphapose"
 
@@ -78,19 +88,36 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.in_the_wild", __doc__,
-                                EPILOG)
+    parser = common.base_parser("tfrecords_tools.in_the_wild", __doc__, EPILOG)
     common.add_split_flag(parser)
-    parser.add_argument("--dataset_name", default=DATASET,
-                        help=f"output folder under the TFRecord root (default {DATASET})")
-    parser.add_argument("--video_list", default=None,
-                        help="text file of video names, one per line; {} becomes the split")
-    parser.add_argument("--num_shards", type=int, default=TRACKS_PER_FILE,
-                        help=f"tracks per training file (default {TRACKS_PER_FILE})")
-    parser.add_argument("--min_track_frames", type=int, default=MIN_TRACK_FRAMES,
-                        help=f"shortest track kept after cleaning (default {MIN_TRACK_FRAMES})")
-    parser.add_argument("--max_track_frames", type=int, default=MAX_TRACK_FRAMES,
-                        help=f"longer tracks are cut to this (default {MAX_TRACK_FRAMES})")
+    parser.add_argument(
+        "--dataset_name",
+        default=DATASET,
+        help=f"output folder under the TFRecord root (default {DATASET})",
+    )
+    parser.add_argument(
+        "--video_list",
+        default=None,
+        help="text file of video names, one per line; {} becomes the split",
+    )
+    parser.add_argument(
+        "--num_shards",
+        type=int,
+        default=TRACKS_PER_FILE,
+        help=f"tracks per training file (default {TRACKS_PER_FILE})",
+    )
+    parser.add_argument(
+        "--min_track_frames",
+        type=int,
+        default=MIN_TRACK_FRAMES,
+        help=f"shortest track kept after cleaning (default {MIN_TRACK_FRAMES})",
+    )
+    parser.add_argument(
+        "--max_track_frames",
+        type=int,
+        default=MAX_TRACK_FRAMES,
+        help=f"longer tracks are cut to this (default {MAX_TRACK_FRAMES})",
+    )
     common.add_train_flags(parser, num_copy=1)
     return parser
 
@@ -116,8 +143,9 @@ def _names_with_keypoints(root: Path) -> list[str]:
         names |= {p.parent.relative_to(openpose).as_posix() for p in openpose.rglob("*.json")}
     alphapose = root / ALPHAPOSE_DIR
     if alphapose.is_dir():
-        names |= {p.relative_to(alphapose).with_suffix("").as_posix()
-                  for p in alphapose.rglob("*.json")}
+        names |= {
+            p.relative_to(alphapose).with_suffix("").as_posix() for p in alphapose.rglob("*.json")
+        }
     return sorted(names)
 
 
@@ -139,15 +167,19 @@ def locate(root: Path, name: str) -> VideoInput:
     if not keypoints.is_dir():
         keypoints = root / ALPHAPOSE_DIR / f"{name}.json"
     if not keypoints.exists():
-        raise FileNotFoundError(f"{root}: no keypoints for video '{name}' (expected "
-                                f"{OPENPOSE_DIR}/{name}/*.json or {ALPHAPOSE_DIR}/{name}.json)")
+        raise FileNotFoundError(
+            f"{root}: no keypoints for video '{name}' (expected "
+            f"{OPENPOSE_DIR}/{name}/*.json or {ALPHAPOSE_DIR}/{name}.json)"
+        )
     frames = root / FRAMES_DIR / name
     if not frames.is_dir():
         videos = sorted((root / VIDEO_DIR / name).parent.glob(f"{Path(name).name}.*"))
         videos = [v for v in videos if v.suffix.lower() not in IMAGE_EXTENSIONS + (".json",)]
         if not videos:
-            raise FileNotFoundError(f"{root}: no frames for video '{name}' (expected "
-                                    f"{VIDEO_DIR}/{name}.<ext> or {FRAMES_DIR}/{name}/)")
+            raise FileNotFoundError(
+                f"{root}: no frames for video '{name}' (expected "
+                f"{VIDEO_DIR}/{name}.<ext> or {FRAMES_DIR}/{name}/)"
+            )
         frames = videos[0]
     return VideoInput(name, frames, keypoints)
 
@@ -193,8 +225,9 @@ def dense_keypoints(track: tracking.Track) -> np.ndarray:
     return np.stack([np.zeros((len(track.keypoints[0]), 3)) if r is None else r for r in rows])
 
 
-def clean_range(conf_kp: np.ndarray, min_frames: int = MIN_TRACK_FRAMES,
-                max_frames: int = MAX_TRACK_FRAMES) -> tuple[int, int] | None:
+def clean_range(
+    conf_kp: np.ndarray, min_frames: int = MIN_TRACK_FRAMES, max_frames: int = MAX_TRACK_FRAMES
+) -> tuple[int, int] | None:
     """The frames of a track kept by the InstaVariety rules, or None to drop it.
 
     Args:
@@ -237,7 +270,7 @@ class TrackSpec:
     def filenames(self) -> list[str]:
         if self.source.is_dir():
             files = FrameFolderReader(self.source).files
-            return [str(f) for f in files[self.first:self.first + len(self.kp2d)]]
+            return [str(f) for f in files[self.first : self.first + len(self.kp2d)]]
         return [f"{self.source}#{self.first + i}" for i in range(len(self.kp2d))]
 
 
@@ -255,16 +288,14 @@ def video_tracks(video: VideoInput, args: argparse.Namespace, for_test: bool) ->
         kept = clean_range(kp, args.min_track_frames, args.max_track_frames)
         if kept is None:
             continue
-        kp = kp[kept[0]:kept[1]]
+        kp = kp[kept[0] : kept[1]]
         if not for_test:  # training: visibility 0/1, invisible points zeroed
             kp = kp.copy()
             kp[..., 2] = kp[..., 2] >= VIS_THRESHOLD
             kp *= kp[..., 2:]
-        boxes = smooth_bboxes_from_keypoints(
-            kp, vis_thresh=TEST_VIS_THRESHOLD if for_test else 0.0)
+        boxes = smooth_bboxes_from_keypoints(kp, vis_thresh=TEST_VIS_THRESHOLD if for_test else 0.0)
         first = track.first_frame + kept[0] + boxes.start
-        specs.append(TrackSpec(video.name, video.frames, first, kp[boxes.start:boxes.end],
-                               boxes))
+        specs.append(TrackSpec(video.name, video.frames, first, kp[boxes.start : boxes.end], boxes))
     log.debug("%s: %d of %d track(s) kept", video.name, len(specs), len(tracks))
     return specs
 
@@ -302,11 +333,16 @@ def list_inputs(args: argparse.Namespace) -> list[VideoInput]:
     root = Path(args.data_directory)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data directory not found")
-    names = (read_video_list(args.video_list, args.split) if args.video_list
-             else _names_with_keypoints(root))
+    names = (
+        read_video_list(args.video_list, args.split)
+        if args.video_list
+        else _names_with_keypoints(root)
+    )
     if not names:
-        raise ValueError(f"{root}: no keypoints found (expected {OPENPOSE_DIR}/<video>/*.json "
-                         f"or {ALPHAPOSE_DIR}/<video>.json)")
+        raise ValueError(
+            f"{root}: no keypoints found (expected {OPENPOSE_DIR}/<video>/*.json "
+            f"or {ALPHAPOSE_DIR}/<video>.json)"
+        )
     return [locate(root, name) for name in names]
 
 
@@ -321,19 +357,29 @@ def convert(args: argparse.Namespace) -> None:
     total = sum(len(t) for t in per_video.values())
     log.info("%d video(s), %d usable track(s) -> %s", len(videos), total, out_dir)
     if not total:
-        raise ValueError(f"{args.data_directory}: no track survives the cleaning (at least "
-                         f"{args.min_track_frames} frames with enough visible keypoints)")
+        raise ValueError(
+            f"{args.data_directory}: no track survives the cleaning (at least "
+            f"{args.min_track_frames} frames with enough visible keypoints)"
+        )
     if for_test:
-        tasks = [(out_dir / f"{common.safe_name(name)}.tfrecord", specs)
-                 for name, specs in per_video.items() if specs]
+        tasks = [
+            (out_dir / f"{common.safe_name(name)}.tfrecord", specs)
+            for name, specs in per_video.items()
+            if specs
+        ]
         common.write_files(tasks, build_test_file, args, f"{args.dataset_name} {args.split}")
         return
     specs = [s for name in sorted(per_video) for s in per_video[name]]
     specs = [specs[i] for i in np.random.default_rng(args.seed).permutation(len(specs))]
-    groups = [specs[i:i + args.num_shards] for i in range(0, len(specs), args.num_shards)]
-    tasks = [(out_dir / shard_name(f"{args.dataset_name}_copy{copy}", shard, len(groups)),
-              (group, settings, args.seed, shard, copy))
-             for copy in range(args.num_copy) for shard, group in enumerate(groups)]
+    groups = [specs[i : i + args.num_shards] for i in range(0, len(specs), args.num_shards)]
+    tasks = [
+        (
+            out_dir / shard_name(f"{args.dataset_name}_copy{copy}", shard, len(groups)),
+            (group, settings, args.seed, shard, copy),
+        )
+        for copy in range(args.num_copy)
+        for shard, group in enumerate(groups)
+    ]
     common.write_files(tasks, build_train_file, args, f"{args.dataset_name} train")
 
 

@@ -1,4 +1,4 @@
-"""Mocap -> pose+shape TFRecords for the adversarial prior (ORIGINAL_SPEC §6.3).
+"""Mocap -> pose+shape TFRecords for the adversarial prior (docs/original_release.md §6.3).
 
 Reads every ``*.pkl`` (MoSh / CMU / jointLim as released with HMR: ``poses`` (N, 72), ``betas``
 (10,)) and ``*.npz`` (AMASS: ``poses`` (N, 156) SMPL-H or (N, 72), ``betas`` (16,) or (10,))
@@ -63,27 +63,54 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser(
-        "tfrecords_tools.mocap", __doc__, EPILOG)
-    parser.add_argument("--dataset_name", default="neutrSMPL_CMU",
-                        help="input sub-folder and output name; files are named "
-                             "neutrSMPL_<name>_NNN.tfrecord (default neutrSMPL_CMU)")
-    parser.add_argument("--num_shards", type=int, default=EXAMPLES_PER_FILE,
-                        help=f"examples per file, as the original (default {EXAMPLES_PER_FILE})")
-    parser.add_argument("--exclude", default=",".join(EXCLUDED_SUBJECTS),
-                        help="comma-separated path components to skip (default S9,S11)")
-    common.add_bool_flag(parser, "temporal", False,
-                         "write pose-only sequences instead (the original's trap; the trainer "
-                         "cannot use them)")
-    parser.add_argument("--length", type=int, default=TEMPORAL_LENGTH,
-                        help=f"--temporal: frames per sequence (default {TEMPORAL_LENGTH})")
-    parser.add_argument("--max_subsample_rate", type=int, default=1,
-                        help="--temporal: frame step drawn from 1..this per sequence (default 1)")
-    parser.add_argument("--bvh_fps", type=float, default=DEFAULT_FPS,
-                        help=f"BVH input: frame rate to retarget at (default {DEFAULT_FPS:g})")
-    parser.add_argument("--smpl_model_path", default=None,
-                        help="BVH input: body model whose skeleton the motion is retargeted "
-                             "onto (default: SMPL if present, else the generated stand-in)")
+    parser = common.base_parser("tfrecords_tools.mocap", __doc__, EPILOG)
+    parser.add_argument(
+        "--dataset_name",
+        default="neutrSMPL_CMU",
+        help="input sub-folder and output name; files are named "
+        "neutrSMPL_<name>_NNN.tfrecord (default neutrSMPL_CMU)",
+    )
+    parser.add_argument(
+        "--num_shards",
+        type=int,
+        default=EXAMPLES_PER_FILE,
+        help=f"examples per file, as the original (default {EXAMPLES_PER_FILE})",
+    )
+    parser.add_argument(
+        "--exclude",
+        default=",".join(EXCLUDED_SUBJECTS),
+        help="comma-separated path components to skip (default S9,S11)",
+    )
+    common.add_bool_flag(
+        parser,
+        "temporal",
+        False,
+        "write pose-only sequences instead (the original's trap; the trainer cannot use them)",
+    )
+    parser.add_argument(
+        "--length",
+        type=int,
+        default=TEMPORAL_LENGTH,
+        help=f"--temporal: frames per sequence (default {TEMPORAL_LENGTH})",
+    )
+    parser.add_argument(
+        "--max_subsample_rate",
+        type=int,
+        default=1,
+        help="--temporal: frame step drawn from 1..this per sequence (default 1)",
+    )
+    parser.add_argument(
+        "--bvh_fps",
+        type=float,
+        default=DEFAULT_FPS,
+        help=f"BVH input: frame rate to retarget at (default {DEFAULT_FPS:g})",
+    )
+    parser.add_argument(
+        "--smpl_model_path",
+        default=None,
+        help="BVH input: body model whose skeleton the motion is retargeted "
+        "onto (default: SMPL if present, else the generated stand-in)",
+    )
     return parser
 
 
@@ -115,14 +142,22 @@ def find_mocap_files(root: Path, excluded: Sequence[str]) -> list[Path]:
     subjects and AMASS's betas-only ``shape.npz``."""
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: mocap folder not found")
-    files = sorted(p for p in root.rglob("*")
-                   if (p.suffix in (".pkl", ".npz") or is_bvh(p)) and p.is_file())
+    files = sorted(
+        p for p in root.rglob("*") if (p.suffix in (".pkl", ".npz") or is_bvh(p)) and p.is_file()
+    )
     kept = [p for p in files if p.name != AMASS_SHAPE_FILE and not is_excluded(p, root, excluded)]
-    log.info("%s: %d mocap file(s), %d excluded (%s)", root, len(kept),
-             len(files) - len(kept), ",".join(excluded))
+    log.info(
+        "%s: %d mocap file(s), %d excluded (%s)",
+        root,
+        len(kept),
+        len(files) - len(kept),
+        ",".join(excluded),
+    )
     if not kept:
-        raise ValueError(f"{root}: expected mocap *.pkl or *.npz files (with 'poses' and "
-                         "'betas') or *.bvh / *.bvh.gz files, found none")
+        raise ValueError(
+            f"{root}: expected mocap *.pkl or *.npz files (with 'poses' and "
+            "'betas') or *.bvh / *.bvh.gz files, found none"
+        )
     return kept
 
 
@@ -136,8 +171,10 @@ def body_pose72(poses: np.ndarray, path: Path) -> np.ndarray:
         out = np.zeros((len(poses), NUM_POSE), poses.dtype)
         out[:, :NUM_BODY_POSE] = poses[:, :NUM_BODY_POSE]
         return out
-    raise ValueError(f"{path}: 'poses' has {poses.shape[1]} values per frame, expected "
-                     f"{NUM_POSE} (SMPL) or {' / '.join(map(str, SMPLH_POSE_SIZES))} (SMPL-H/X)")
+    raise ValueError(
+        f"{path}: 'poses' has {poses.shape[1]} values per frame, expected "
+        f"{NUM_POSE} (SMPL) or {' / '.join(map(str, SMPLH_POSE_SIZES))} (SMPL-H/X)"
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -145,16 +182,18 @@ def _body_rest(smpl_model_path: str | None) -> np.ndarray:
     return load_rest_joints(smpl_model_path)
 
 
-def read_bvh_file(path: Path, fps: float, smpl_model_path: str | None) -> tuple[np.ndarray,
-                                                                                np.ndarray]:
+def read_bvh_file(
+    path: Path, fps: float, smpl_model_path: str | None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(poses (N, 72), shapes (N, 10) zeros)`` float32 of one BVH clip, retargeted."""
     clip = retarget_file(path, fps=fps, body_rest=_body_rest(smpl_model_path))
     poses = clip["poses"]
     return poses, np.zeros((len(poses), NUM_SHAPE), np.float32)
 
 
-def read_mocap_file(path: Path, bvh_fps: float = DEFAULT_FPS,
-                    smpl_model_path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_mocap_file(
+    path: Path, bvh_fps: float = DEFAULT_FPS, smpl_model_path: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(poses (N, 72), shapes (N, 10))`` float32 of one MoSh pkl, AMASS npz or BVH clip."""
     if is_bvh(path):
         return read_bvh_file(path, bvh_fps, smpl_model_path)
@@ -174,15 +213,21 @@ def read_mocap_file(path: Path, bvh_fps: float = DEFAULT_FPS,
     elif betas.ndim == 2 and betas.shape[0] == len(poses) and betas.shape[1] >= NUM_SHAPE:
         shapes = betas[:, :NUM_SHAPE]
     else:
-        raise ValueError(f"{path}: 'betas' has shape {betas.shape}, expected ({NUM_SHAPE},) or "
-                         f"(N, {NUM_SHAPE}) (more coefficients are cut to {NUM_SHAPE})")
+        raise ValueError(
+            f"{path}: 'betas' has shape {betas.shape}, expected ({NUM_SHAPE},) or "
+            f"(N, {NUM_SHAPE}) (more coefficients are cut to {NUM_SHAPE})"
+        )
     if not (np.all(np.isfinite(poses)) and np.all(np.isfinite(shapes))):
         raise ValueError(f"{path}: 'poses' or 'betas' holds NaN/inf")
     return poses.astype(np.float32), shapes.astype(np.float32)
 
 
-def read_all(files: Sequence[Path], progress: bool, bvh_fps: float = DEFAULT_FPS,
-             smpl_model_path: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_all(
+    files: Sequence[Path],
+    progress: bool,
+    bvh_fps: float = DEFAULT_FPS,
+    smpl_model_path: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """All frames of all files, in file order: ``(M, 72)``, ``(M, 10)`` float32."""
     poses, shapes = [], []
     for path in tqdm(files, desc="reading mocap", unit="file", disable=not progress):
@@ -193,7 +238,10 @@ def read_all(files: Sequence[Path], progress: bool, bvh_fps: float = DEFAULT_FPS
 
 
 def temporal_windows(
-    poses_per_file: Iterable[np.ndarray], length: int, max_rate: int, rng: np.random.Generator,
+    poses_per_file: Iterable[np.ndarray],
+    length: int,
+    max_rate: int,
+    rng: np.random.Generator,
 ) -> list[np.ndarray]:
     """Non-overlapping ``(length, 72)`` windows of every file, each with a frame step drawn from
     ``1..max_rate`` (the original's temporal format)."""
@@ -202,7 +250,7 @@ def temporal_windows(
         rate = int(rng.integers(1, max_rate + 1))
         sub = poses[::rate]
         for start in range(0, len(sub) - length + 1, length):
-            windows.append(sub[start:start + length])
+            windows.append(sub[start : start + length])
     return windows
 
 
@@ -223,18 +271,21 @@ def build_temporal_file(windows: np.ndarray) -> Iterable[bytes]:
     for window in windows:
         flat = np.asarray(window, np.float32).reshape(-1)
         feature = tf.train.Feature(float_list=tf.train.FloatList(value=flat))
-        example = tf.train.Example(features=tf.train.Features(
-            feature={schema.MOCAP_KEY_POSE: feature}))
+        example = tf.train.Example(
+            features=tf.train.Features(feature={schema.MOCAP_KEY_POSE: feature})
+        )
         yield example.SerializeToString()
 
 
-def file_tasks(out_dir: Path, name: str, items: np.ndarray | list, per_file: int,
-               payload_of) -> list[tuple[Path, object]]:
+def file_tasks(
+    out_dir: Path, name: str, items: np.ndarray | list, per_file: int, payload_of
+) -> list[tuple[Path, object]]:
     """``(out_dir/<name>_NNN.tfrecord, payload)`` for consecutive blocks of ``per_file`` items."""
     count = -(-len(items) // per_file)
-    return [(out_dir / f"{name}_{i:03d}.tfrecord", payload_of(slice(i * per_file,
-                                                                     (i + 1) * per_file)))
-            for i in range(count)]
+    return [
+        (out_dir / f"{name}_{i:03d}.tfrecord", payload_of(slice(i * per_file, (i + 1) * per_file)))
+        for i in range(count)
+    ]
 
 
 def convert(args: argparse.Namespace) -> None:
@@ -251,15 +302,19 @@ def convert(args: argparse.Namespace) -> None:
     if args.temporal:
         if args.length < 1 or args.max_subsample_rate < 1:
             raise ValueError("--length and --max_subsample_rate must be >= 1")
-        log.warning("--temporal: writing pose-only sequences to %s; the trainer needs the "
-                    "default pose+shape records", out_dir / TEMPORAL_DIR)
+        log.warning(
+            "--temporal: writing pose-only sequences to %s; the trainer needs the "
+            "default pose+shape records",
+            out_dir / TEMPORAL_DIR,
+        )
         per_file = (read_mocap_file(p, args.bvh_fps, args.smpl_model_path)[0] for p in files)
         windows = temporal_windows(per_file, args.length, args.max_subsample_rate, rng)
         if not windows:
             raise ValueError(f"{root}: no file has {args.length} frames for --temporal")
         windows = np.stack(windows)[rng.permutation(len(windows))]
-        tasks = file_tasks(out_dir / TEMPORAL_DIR, name, windows, args.num_shards,
-                           lambda s: windows[s])
+        tasks = file_tasks(
+            out_dir / TEMPORAL_DIR, name, windows, args.num_shards, lambda s: windows[s]
+        )
         common.write_files(tasks, build_temporal_file, args, f"{name} (temporal)")
         return
     poses, shapes = read_all(files, args.progress, args.bvh_fps, args.smpl_model_path)

@@ -1,4 +1,4 @@
-"""Penn Action -> HMMR TFRecords (ORIGINAL_SPEC §6.4).
+"""Penn Action -> HMMR TFRecords (docs/original_release.md §6.4).
 
 Input, as released: ``<data_directory>/frames/NNNN/000001.jpg ...`` and
 ``<data_directory>/labels/NNNN.mat`` (fields ``x``, ``y`` (N, 13) float64, ``visibility``
@@ -21,6 +21,7 @@ Splits: ``train`` = videos with ``train == 1``; the others, in name order, every
 from __future__ import annotations
 
 import argparse
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,9 @@ MIN_TRACK_FRAMES = 40
 MAX_BAD_FRAME_VISIBLE = 4  # the video is cut at the first frame with this many visible or fewer
 VAL_EVERY = 10  # every 10th non-training video goes to val
 LABEL_KEYS = ("x", "y", "visibility", "train")
+# A label file larger than this is refused before it is parsed (Penn's are ~10 kB; a compressed
+# .mat inflates at most ~1000x, so this also bounds what a corrupt one can make scipy allocate).
+MAX_LABEL_FILE_BYTES = 4 << 20
 
 EPILOG = """\
 examples:
@@ -56,9 +60,12 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser("tfrecords_tools.penn_action", __doc__, EPILOG)
     common.add_split_flag(parser)
-    parser.add_argument("--num_shards", type=int, default=TRACKS_PER_FILE,
-                        help=f"tracks per training file, as the original (default "
-                             f"{TRACKS_PER_FILE})")
+    parser.add_argument(
+        "--num_shards",
+        type=int,
+        default=TRACKS_PER_FILE,
+        help=f"tracks per training file, as the original (default {TRACKS_PER_FILE})",
+    )
     common.add_train_flags(parser, num_copy=1)
     return parser
 
@@ -82,19 +89,32 @@ def read_labels(path: Path) -> dict[str, np.ndarray]:
     """``x``, ``y``, ``visibility`` (N, 13) and ``train`` (bool) of one ``labels/NNNN.mat``."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: Penn Action label file not found")
-    try:
-        mat = scipy.io.loadmat(path)
-    except (ValueError, OSError, TypeError) as err:
-        raise ValueError(f"{path}: not a readable .mat file ({err})") from None
-    common.require_keys(mat, LABEL_KEYS, path, "Penn Action label")
-    x = common.as_array(mat["x"], path, "x", (None, NUM_PENN_JOINTS))
-    y = common.as_array(mat["y"], path, "y", (x.shape[0], NUM_PENN_JOINTS))
-    vis = common.as_array(mat["visibility"], path, "visibility", (x.shape[0], NUM_PENN_JOINTS))
-    train = np.asarray(mat["train"]).reshape(-1)
+    size = path.stat().st_size
+    if size > MAX_LABEL_FILE_BYTES:
+        raise ValueError(f"{path}: {size} bytes, more than a label file ({MAX_LABEL_FILE_BYTES})")
+    try:  # from memory: scipy then never reads more than the file holds
+        mat = scipy.io.loadmat(io.BytesIO(path.read_bytes()), variable_names=LABEL_KEYS)
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable .mat file (nested too deeply)") from None
+    except Exception as err:  # noqa: BLE001 - scipy raises many types on corrupt files
+        message = " ".join(str(err).split())[:200]
+        raise ValueError(
+            f"{path}: not a readable .mat file ({type(err).__name__}: {message})"
+        ) from None
+    with common.reading(path):
+        common.require_keys(mat, LABEL_KEYS, path, "Penn Action label")
+        x = common.as_array(mat["x"], path, "x", (None, NUM_PENN_JOINTS))
+        y = common.as_array(mat["y"], path, "y", (x.shape[0], NUM_PENN_JOINTS))
+        vis = common.as_array(mat["visibility"], path, "visibility", (x.shape[0], NUM_PENN_JOINTS))
+        train = np.asarray(mat["train"]).reshape(-1)
     if train.size != 1:
         raise ValueError(f"{path}: 'train' should hold one value, got {train.size}")
-    return {"x": x, "y": y, "visibility": (vis > 0).astype(np.float64),
-            "train": bool(train[0] == 1)}
+    return {
+        "x": x,
+        "y": y,
+        "visibility": (vis > 0).astype(np.float64),
+        "train": bool(np.all(train == 1)),
+    }
 
 
 def load_video(root: Path, name: str) -> PennVideo:
@@ -106,19 +126,23 @@ def load_video(root: Path, name: str) -> PennVideo:
     frames = sorted(folder.glob("*.jpg"))
     n = len(labels["x"])
     if len(frames) < n:
-        raise ValueError(f"{folder}: {len(frames)} frames but {n} labelled rows in "
-                         f"labels/{name}.mat")
+        raise ValueError(
+            f"{folder}: {len(frames)} frames but {n} labelled rows in labels/{name}.mat"
+        )
     kp13 = np.stack([labels["x"], labels["y"], labels["visibility"]], axis=-1)
-    return PennVideo(name, tuple(str(p) for p in frames[:n]), to_hmmr25(kp13, FROM_PENN13),
-                     bool(labels["train"]))
+    return PennVideo(
+        name, tuple(str(p) for p in frames[:n]), to_hmmr25(kp13, FROM_PENN13), bool(labels["train"])
+    )
 
 
 def list_videos(root: Path) -> list[str]:
     """Sorted video names (``labels/*.mat`` stems)."""
     labels = root / "labels"
     if not labels.is_dir():
-        raise FileNotFoundError(f"{labels}: Penn Action labels folder not found (expected "
-                                "<data_directory>/labels/NNNN.mat and frames/NNNN/)")
+        raise FileNotFoundError(
+            f"{labels}: Penn Action labels folder not found (expected "
+            "<data_directory>/labels/NNNN.mat and frames/NNNN/)"
+        )
     names = sorted(p.stem for p in labels.glob("*.mat"))
     if not names:
         raise ValueError(f"{labels}: expected NNNN.mat label files, found none")
@@ -129,9 +153,11 @@ def split_names(names: Sequence[str], train_flags: Sequence[bool]) -> dict[str, 
     """``train`` by flag; the rest, in name order, every 10th to ``val``, others ``test``."""
     ordered = sorted(zip(names, train_flags, strict=True))
     held_out = [n for n, is_train in ordered if not is_train]
-    return {"train": [n for n, is_train in ordered if is_train],
-            "val": held_out[::VAL_EVERY],
-            "test": [n for i, n in enumerate(held_out) if i % VAL_EVERY]}
+    return {
+        "train": [n for n, is_train in ordered if is_train],
+        "val": held_out[::VAL_EVERY],
+        "test": [n for i, n in enumerate(held_out) if i % VAL_EVERY],
+    }
 
 
 def clean_range(visible: np.ndarray) -> tuple[int, int] | None:
@@ -174,8 +200,9 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
     videos, settings, seed, shard, copy = payload
     rng = common.rng_for(seed, shard, copy)
     for video in videos:
-        track = common.build_train_track(_precrop(video), settings, rng,
-                                         extra={"filenames": list(video.frame_paths)})
+        track = common.build_train_track(
+            _precrop(video), settings, rng, extra={"filenames": list(video.frame_paths)}
+        )
         yield from common.serialize([track])
 
 
@@ -205,20 +232,30 @@ def clean_video(video: PennVideo) -> PennVideo | None:
     return PennVideo(video.name, video.frame_paths[start:end], video.kp2d[start:end], video.train)
 
 
-def train_tasks(videos: Sequence[PennVideo], out_dir: Path, args: argparse.Namespace,
-                settings: common.TrainSettings) -> list[tuple[Path, tuple]]:
+def train_tasks(
+    videos: Sequence[PennVideo],
+    out_dir: Path,
+    args: argparse.Namespace,
+    settings: common.TrainSettings,
+) -> list[tuple[Path, tuple]]:
     """Shuffled tracks, ``--num_shards`` per file, one file set per copy."""
     tracks = [v for v in (clean_video(v) for v in videos) if v is not None]
     log.info("%d of %d training videos kept after cleaning", len(tracks), len(videos))
     if not tracks:
-        raise ValueError(f"{args.data_directory}: no training video has {MIN_TRACK_FRAMES} "
-                         "usable frames")
+        raise ValueError(
+            f"{args.data_directory}: no training video has {MIN_TRACK_FRAMES} usable frames"
+        )
     order = np.random.default_rng(args.seed).permutation(len(tracks))
     tracks = [tracks[i] for i in order]
-    groups = [tracks[i:i + args.num_shards] for i in range(0, len(tracks), args.num_shards)]
-    return [(out_dir / shard_name(f"{DATASET}_copy{copy}", shard, len(groups)),
-             (group, settings, args.seed, shard, copy))
-            for copy in range(args.num_copy) for shard, group in enumerate(groups)]
+    groups = [tracks[i : i + args.num_shards] for i in range(0, len(tracks), args.num_shards)]
+    return [
+        (
+            out_dir / shard_name(f"{DATASET}_copy{copy}", shard, len(groups)),
+            (group, settings, args.seed, shard, copy),
+        )
+        for copy in range(args.num_copy)
+        for shard, group in enumerate(groups)
+    ]
 
 
 def convert(args: argparse.Namespace) -> None:

@@ -1,4 +1,4 @@
-"""3DPW -> HMMR test/val TFRecords with 3D ground truth (ORIGINAL_SPEC §6.2, §6.4).
+"""3DPW -> HMMR test/val TFRecords with 3D ground truth (docs/original_release.md §6.2, §6.4).
 
 Input, as released::
 
@@ -70,16 +70,29 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     parser = common.base_parser("tfrecords_tools.threedpw", __doc__, EPILOG)
     common.add_split_flag(parser, default="val")
-    parser.add_argument("--smpl_model_path", default=DEFAULT_SMPL_MODEL,
-                        help="neutral body model with the 25-joint regressor, for the 3D joints "
-                             f"when there is no {NEUTRAL_DIR}/ (default {DEFAULT_SMPL_MODEL})")
-    common.add_bool_flag(parser, "fit_neutral_betas", False,
-                         "fit neutral betas to the gendered bodies and take the 3D joints from "
-                         "the gendered meshes (needs --male_model_path and --female_model_path)")
-    parser.add_argument("--male_model_path", default=None,
-                        help="male SMPL model file (basicModel_m_lbs_10_207_0_v1.0.0.pkl)")
-    parser.add_argument("--female_model_path", default=None,
-                        help="female SMPL model file (basicModel_f_lbs_10_207_0_v1.0.0.pkl)")
+    parser.add_argument(
+        "--smpl_model_path",
+        default=DEFAULT_SMPL_MODEL,
+        help="neutral body model with the 25-joint regressor, for the 3D joints "
+        f"when there is no {NEUTRAL_DIR}/ (default {DEFAULT_SMPL_MODEL})",
+    )
+    common.add_bool_flag(
+        parser,
+        "fit_neutral_betas",
+        False,
+        "fit neutral betas to the gendered bodies and take the 3D joints from "
+        "the gendered meshes (needs --male_model_path and --female_model_path)",
+    )
+    parser.add_argument(
+        "--male_model_path",
+        default=None,
+        help="male SMPL model file (basicModel_m_lbs_10_207_0_v1.0.0.pkl)",
+    )
+    parser.add_argument(
+        "--female_model_path",
+        default=None,
+        help="female SMPL model file (basicModel_f_lbs_10_207_0_v1.0.0.pkl)",
+    )
     return parser
 
 
@@ -114,8 +127,9 @@ class Sequence3DPW:
 def _per_person(data: dict, key: str, path: Path, count: int) -> list:
     value = data[key]
     if len(value) != count:
-        raise ValueError(f"{path}: '{key}' has {len(value)} entries, expected one per person "
-                         f"({count})")
+        raise ValueError(
+            f"{path}: '{key}' has {len(value)} entries, expected one per person ({count})"
+        )
     return list(value)
 
 
@@ -125,13 +139,16 @@ def _keypoints(value: object, path: Path, person: int, n: int) -> np.ndarray:
     if arr.shape == (n, 3, NUM_3DPW_KPS):
         arr = np.transpose(arr, (0, 2, 1))
     if arr.shape != (n, NUM_3DPW_KPS, 3):
-        raise ValueError(f"{path}: poses2d of person {person} has shape {arr.shape}, expected "
-                         f"({n}, 3, {NUM_3DPW_KPS})")
+        raise ValueError(
+            f"{path}: poses2d of person {person} has shape {arr.shape}, expected "
+            f"({n}, 3, {NUM_3DPW_KPS})"
+        )
     return to_hmmr25(arr, FROM_3DPW)
 
 
-def read_sequence(root: Path, path: Path, smpl_model_path: str,
-                  gendered_models: dict[str, str] | None = None) -> Sequence3DPW:
+def read_sequence(
+    root: Path, path: Path, smpl_model_path: str, gendered_models: dict[str, str] | None = None
+) -> Sequence3DPW:
     """Labels and frame paths of one sequence file (and its neutral file when present).
 
     Args:
@@ -139,17 +156,32 @@ def read_sequence(root: Path, path: Path, smpl_model_path: str,
             when there is no neutral file.
     """
     data = common.load_pickle(path, "3DPW sequence file")
+    with common.reading(path):
+        return _sequence(data, root, path, smpl_model_path, gendered_models)
+
+
+def _sequence(
+    data: object, root: Path, path: Path, smpl_model_path: str, gendered_models: dict | None
+) -> Sequence3DPW:
+    """The body of :func:`read_sequence` on the unpickled ``data``."""
     common.require_keys(data, SEQUENCE_KEYS, path, "3DPW sequence")
     name = str(data.get("sequence", path.stem))
     cams = common.as_array(data["cam_poses"], path, "cam_poses", (None, 4, 4))
     n = len(cams)
     count = len(data["poses"])
-    poses = [common.as_array(p, path, "poses", (n, NUM_POSE)) for p in
-             _per_person(data, "poses", path, count)]
-    betas = [np.asarray(b, np.float64).reshape(-1)[:NUM_SHAPE] for b in
-             _per_person(data, "betas", path, count)]
-    valid = (_per_person(data, "campose_valid", path, count) if "campose_valid" in data
-             else [np.ones(n)] * count)
+    poses = [
+        common.as_array(p, path, "poses", (n, NUM_POSE))
+        for p in _per_person(data, "poses", path, count)
+    ]
+    betas = [
+        np.asarray(b, np.float64).reshape(-1)[:NUM_SHAPE]
+        for b in _per_person(data, "betas", path, count)
+    ]
+    valid = (
+        _per_person(data, "campose_valid", path, count)
+        if "campose_valid" in data
+        else [np.ones(n)] * count
+    )
     neutral = read_neutral(root / NEUTRAL_DIR / f"{name}.pkl", count, n)
     people = []
     for p, raw2d in enumerate(_per_person(data, "poses2d", path, count)):
@@ -157,18 +189,20 @@ def read_sequence(root: Path, path: Path, smpl_model_path: str,
         kp[np.asarray(valid[p]).reshape(-1)[:n] == 0, :, 2] = 0.0
         shape = neutral["betas"][p] if neutral else betas[p]
         if shape.size != NUM_SHAPE:
-            raise ValueError(f"{path}: betas of person {p} have {shape.size} values, expected "
-                             f"{NUM_SHAPE}")
+            raise ValueError(
+                f"{path}: betas of person {p} have {shape.size} values, expected {NUM_SHAPE}"
+            )
         people.append(Person(p, kp, poses[p], shape, neutral["joints"][p] if neutral else None))
     ids = np.asarray(data.get("img_frame_ids", np.arange(n)), np.int64).reshape(-1)
     frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids[:n])
     genders = tuple(str(g)[:1].lower() for g in data.get("genders", []))
     fit = () if neutral or not gendered_models else tuple(sorted(gendered_models.items()))
     if fit and (len(genders) != count or not set(genders) <= set(gendered_models)):
-        raise ValueError(f"{path}: 'genders' should give 'm' or 'f' per person to fit neutral "
-                         f"betas, got {list(data.get('genders', []))}")
-    return Sequence3DPW(name, frames, cams[:, :3, :3], tuple(people), smpl_model_path, genders,
-                        fit)
+        raise ValueError(
+            f"{path}: 'genders' should give 'm' or 'f' per person to fit neutral "
+            f"betas, got {list(data.get('genders', []))}"
+        )
+    return Sequence3DPW(name, frames, cams[:, :3, :3], tuple(people), smpl_model_path, genders, fit)
 
 
 def read_neutral(path: Path, count: int, n: int) -> dict | None:
@@ -176,11 +210,16 @@ def read_neutral(path: Path, count: int, n: int) -> dict | None:
     if not path.is_file():
         return None
     data = common.load_pickle(path, "3DPW neutral-shape file")
-    common.require_keys(data, ("betas_neutral", "joints_gendered"), path, "neutral shape")
-    betas = [np.asarray(b, np.float64).reshape(-1)
-             for b in _per_person(data, "betas_neutral", path, count)]
-    joints = [common.as_array(j, path, "joints_gendered", (n, NUM_KPS, 3))
-              for j in _per_person(data, "joints_gendered", path, count)]
+    with common.reading(path):
+        common.require_keys(data, ("betas_neutral", "joints_gendered"), path, "neutral shape")
+        betas = [
+            np.asarray(b, np.float64).reshape(-1)
+            for b in _per_person(data, "betas_neutral", path, count)
+        ]
+        joints = [
+            common.as_array(j, path, "joints_gendered", (n, NUM_KPS, 3))
+            for j in _per_person(data, "joints_gendered", path, count)
+        ]
     return {"betas": betas, "joints": joints}
 
 
@@ -196,9 +235,11 @@ def body_model(path: str):
 
     model = SMPL(path)
     if model.num_joints != NUM_KPS:
-        raise ValueError(f"{path}: the body model gives {model.num_joints} joints; the 3DPW "
-                         f"ground truth needs the {NUM_KPS}-joint regressor "
-                         "(neutral_smpl_with_cocoplustoesankles_reg.pkl)")
+        raise ValueError(
+            f"{path}: the body model gives {model.num_joints} joints; the 3DPW "
+            f"ground truth needs the {NUM_KPS}-joint regressor "
+            "(neutral_smpl_with_cocoplustoesankles_reg.pkl)"
+        )
     return model
 
 
@@ -207,14 +248,15 @@ def model_joints(model_path: str, pose: np.ndarray, shape: np.ndarray) -> np.nda
     model = body_model(model_path)
     out = []
     for start in range(0, len(pose), SMPL_BATCH):
-        chunk = np.asarray(pose[start:start + SMPL_BATCH], np.float32)
+        chunk = np.asarray(pose[start : start + SMPL_BATCH], np.float32)
         betas = np.tile(np.asarray(shape, np.float32), (len(chunk), 1))
         out.append(np.asarray(model(betas, chunk)["joints"], np.float64))
     return np.concatenate(out)
 
 
-def fit_neutral_betas(neutral_path: str, gendered_path: str, betas: np.ndarray,
-                      iterations: int = 50) -> np.ndarray:
+def fit_neutral_betas(
+    neutral_path: str, gendered_path: str, betas: np.ndarray, iterations: int = 50
+) -> np.ndarray:
     """Neutral betas whose T-pose mesh is closest (mean vertex distance) to the gendered T-pose
     mesh with ``betas`` (the original's ``compute_neutral_shape`` objective).
 
@@ -225,8 +267,10 @@ def fit_neutral_betas(neutral_path: str, gendered_path: str, betas: np.ndarray,
 
     neutral, gendered = load_smpl_params(neutral_path), load_smpl_params(gendered_path)
     if neutral["v_template"].shape != gendered["v_template"].shape:
-        raise ValueError(f"{gendered_path}: {gendered['v_template'].shape[0]} vertices, but the "
-                         f"neutral model {neutral_path} has {neutral['v_template'].shape[0]}")
+        raise ValueError(
+            f"{gendered_path}: {gendered['v_template'].shape[0]} vertices, but the "
+            f"neutral model {neutral_path} has {neutral['v_template'].shape[0]}"
+        )
     target = gendered["v_template"] + gendered["shapedirs"] @ np.asarray(betas, np.float64)
     dirs = neutral["shapedirs"]  # (V, 3, 10)
     residual0 = target - neutral["v_template"]  # (V, 3)
@@ -234,21 +278,23 @@ def fit_neutral_betas(neutral_path: str, gendered_path: str, betas: np.ndarray,
     fitted = np.zeros(NUM_SHAPE)
     for _ in range(iterations):
         w = np.sqrt(weights)[:, None, None]
-        fitted, *_ = np.linalg.lstsq((dirs * w).reshape(-1, NUM_SHAPE),
-                                     (residual0 * w[:, :, 0]).reshape(-1), rcond=None)
+        fitted, *_ = np.linalg.lstsq(
+            (dirs * w).reshape(-1, NUM_SHAPE), (residual0 * w[:, :, 0]).reshape(-1), rcond=None
+        )
         distance = np.linalg.norm(residual0 - dirs @ fitted, axis=1)
         weights = 1.0 / np.maximum(distance, 1e-8)
     return fitted
 
 
-def gendered_joints(neutral_path: str, gendered_path: str, pose: np.ndarray,
-                    betas: np.ndarray) -> np.ndarray:
+def gendered_joints(
+    neutral_path: str, gendered_path: str, pose: np.ndarray, betas: np.ndarray
+) -> np.ndarray:
     """``(N, 25, 3)``: the neutral model's 25-joint regressor on the posed gendered meshes."""
     regressor = body_model(neutral_path).joint_regressor
     model = _plain_model(gendered_path)
     out = []
     for start in range(0, len(pose), SMPL_BATCH):
-        chunk = np.asarray(pose[start:start + SMPL_BATCH], np.float32)
+        chunk = np.asarray(pose[start : start + SMPL_BATCH], np.float32)
         shape = np.tile(np.asarray(betas, np.float32), (len(chunk), 1))
         verts = np.asarray(model(shape, chunk)["vertices"], np.float64)
         out.append(np.einsum("kv,nvc->nkc", np.asarray(regressor), verts))
@@ -301,10 +347,17 @@ def build_sequence_file(seq: Sequence3DPW) -> Iterator[bytes]:
         shape, joints = person_truth(seq, person)
         joints = rotate_about_centroid(joints, seq.cam_rotations)
         kept = slice(boxes.start, boxes.end)
-        track = common.build_test_track(_read_frames(seq.frame_paths[kept]), person.kp2d[kept],
-                                        boxes)
-        track.update(filenames=list(seq.frame_paths[kept]), pose=person.pose[kept],
-                     shape=shape, joints3d=joints[kept], has_smpl=1, has_3d_joints=1)
+        track = common.build_test_track(
+            _read_frames(seq.frame_paths[kept]), person.kp2d[kept], boxes
+        )
+        track.update(
+            filenames=list(seq.frame_paths[kept]),
+            pose=person.pose[kept],
+            shape=shape,
+            joints3d=joints[kept],
+            has_smpl=1,
+            has_3d_joints=1,
+        )
         yield from common.serialize([track])
 
 
@@ -316,8 +369,10 @@ def build_sequence_file(seq: Sequence3DPW) -> Iterator[bytes]:
 def list_sequences(root: Path, split: str) -> list[Path]:
     folder = root / "sequenceFiles" / SPLIT_DIRS[split]
     if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: 3DPW sequence folder not found (expected "
-                                "<data_directory>/sequenceFiles/{train,validation,test}/)")
+        raise FileNotFoundError(
+            f"{folder}: 3DPW sequence folder not found (expected "
+            "<data_directory>/sequenceFiles/{train,validation,test}/)"
+        )
     files = sorted(folder.glob("*.pkl"))
     if not files:
         raise ValueError(f"{folder}: expected <sequence>.pkl files, found none")
@@ -336,8 +391,11 @@ def convert(args: argparse.Namespace) -> None:
             _plain_model(path)  # fail now, naming the file
     sequences = [read_sequence(root, path, args.smpl_model_path, gendered) for path in files]
     if not (root / NEUTRAL_DIR).is_dir() and not gendered:
-        log.warning("no %s/ and no --fit_neutral_betas: 3D joints from %s with the given "
-                    "(gendered) betas", NEUTRAL_DIR, args.smpl_model_path)
+        log.warning(
+            "no %s/ and no --fit_neutral_betas: 3D joints from %s with the given (gendered) betas",
+            NEUTRAL_DIR,
+            args.smpl_model_path,
+        )
     if any(p.joints3d is None for s in sequences for p in s.people):
         body_model(args.smpl_model_path)  # fail now, naming the model file, not in a worker
     out_dir = common.split_dir(args.output_directory, DATASET, args.split)

@@ -1,4 +1,4 @@
-"""Released TF1 checkpoints -> the weights folder (ORIGINAL_SPEC §3.10, §3.2).
+"""Released TF1 checkpoints -> the weights folder (docs/original_release.md §3.10, §3.2).
 
 The original release ships two TF1 checkpoints:
 

@@ -1,4 +1,4 @@
-"""TF1 variable names of the original checkpoints -> Keras weights (ORIGINAL_SPEC §3.10).
+"""TF1 variable names of the original checkpoints -> Keras weights (docs/original_release.md §3.10).
 
 The checkpoint converter (``src.checkpoints``) builds the models, asks the ``*_weight_map``
 functions below for ``WeightMapping`` rows and hands them the arrays read with

@@ -9,8 +9,8 @@ end of a run (``<run_dir>/export``) and by ``python -m src.training.export_weigh
 Parts: ``temporal_encoder``, ``hallucinator``, ``ief_regressor`` (with ``mean_theta``), one
 ``delta_predictor_<past|future>N`` per delta t, ``discriminator``, ``resnet_v2_50``. A folder may
 hold only some of them: the HMR checkpoint converts to ``ief_regressor`` + ``resnet_v2_50``
-(what the trainer initialises from, ORIGINAL_SPEC §3.10), the HMMR checkpoint to the rest.
-Weight names are the Keras variable paths relative to the part, so a file reads back into any
+(what the trainer initialises from, docs/original_release.md §3.10), the HMMR checkpoint to the
+rest. Weight names are the Keras variable paths relative to the part, so a file reads back into any
 model built from the same :class:`~src.networks.config.ModelConfig`.
 """
 

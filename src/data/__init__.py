@@ -1,2 +1,2 @@
 """Data: the original TFRecord schema, sharded writing, tube augmentation, phi precomputation and
-the tf.data input pipeline (ORIGINAL_SPEC §6)."""
+the tf.data input pipeline (docs/original_release.md §6)."""

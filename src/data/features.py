@@ -38,7 +38,9 @@ class FeatureExtractor:
     """
 
     def __init__(
-        self, resnet_model: Callable[..., Any], batch_size: int = PHI_BATCH_SIZE,
+        self,
+        resnet_model: Callable[..., Any],
+        batch_size: int = PHI_BATCH_SIZE,
         img_size: int = IMG_SIZE,
     ) -> None:
         if batch_size < 1:
@@ -54,8 +56,10 @@ class FeatureExtractor:
             out = self.resnet_model(batch)
         out = np.asarray(out, np.float32)
         if out.shape != (self.batch_size, PHI_DIM):
-            raise ValueError(f"FeatureExtractor: the encoder returned {out.shape}, expected "
-                             f"({self.batch_size}, {PHI_DIM})")
+            raise ValueError(
+                f"FeatureExtractor: the encoder returned {out.shape}, expected "
+                f"({self.batch_size}, {PHI_DIM})"
+            )
         return out
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -63,14 +67,16 @@ class FeatureExtractor:
         images = np.asarray(images, np.float32)
         expected = (self.img_size, self.img_size, 3)
         if images.ndim != 4 or images.shape[1:] != expected:
-            raise ValueError(f"FeatureExtractor: expected images (N, {self.img_size}, "
-                             f"{self.img_size}, 3), got {images.shape}")
+            raise ValueError(
+                f"FeatureExtractor: expected images (N, {self.img_size}, "
+                f"{self.img_size}, 3), got {images.shape}"
+            )
         outputs = []
         for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
+            chunk = images[start : start + self.batch_size]
             padded = np.zeros((self.batch_size,) + expected, np.float32)
-            padded[:len(chunk)] = chunk
-            outputs.append(self._run(padded)[:len(chunk)])
+            padded[: len(chunk)] = chunk
+            outputs.append(self._run(padded)[: len(chunk)])
         if not outputs:
             return np.zeros((0, PHI_DIM), np.float32)
         return np.concatenate(outputs, axis=0)
@@ -112,22 +118,36 @@ def precompute_copies(
     for _ in range(num_copy):
         aug = augmenter(frames, kp2d, rng=rng, pose=pose, joints3d=joints3d, centers=centers)
         track: dict[str, Any] = dict(extra or {})
-        track.update({
-            "kp2d": aug["kp2d"],
-            "phi": extractor(aug["images"]),
-            "pose": aug["pose"],
-            "shape": shape,
-            "joints3d": aug["joints3d"],
-            "centers": aug["centers"],
-        })
+        track.update(
+            {
+                "kp2d": aug["kp2d"],
+                "phi": extractor(aug["images"]),
+                "pose": aug["pose"],
+                "shape": shape,
+                "joints3d": aug["joints3d"],
+                "centers": aug["centers"],
+            }
+        )
         if save_images:
             track["images"] = aug["crops"]
         tracks.append(track)
     return tracks
 
 
-_PER_FRAME_KEYS = ("kp2d", "phi", "pose", "joints3d", "images", "images_og", "filenames",
-                   "heightwidths", "centers", "crop_pts", "scale_factors", "cams")
+_PER_FRAME_KEYS = (
+    "kp2d",
+    "phi",
+    "pose",
+    "joints3d",
+    "images",
+    "images_og",
+    "filenames",
+    "heightwidths",
+    "centers",
+    "crop_pts",
+    "scale_factors",
+    "cams",
+)
 
 
 def chunk_track(track: Mapping[str, Any], max_length: int) -> list[dict[str, Any]]:
@@ -151,6 +171,6 @@ def chunk_track(track: Mapping[str, Any], max_length: int) -> list[dict[str, Any
         chunk = dict(track)
         for key in _PER_FRAME_KEYS:
             if chunk.get(key) is not None:
-                chunk[key] = chunk[key][start:start + max_length]
+                chunk[key] = chunk[key][start : start + max_length]
         chunks.append(chunk)
     return chunks

@@ -39,7 +39,8 @@ def mocap_files(
     if not files:
         raise FileNotFoundError(
             f"{root}: no mocap records matching {', '.join(patterns)} (build them with "
-            f"python -m tfrecords_tools.mocap)")
+            f"python -m tfrecords_tools.mocap)"
+        )
     return files
 
 
@@ -73,15 +74,19 @@ def make_mocap_dataset(
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
         if len(files) >= input_context.num_input_pipelines:
-            files = files[input_context.input_pipeline_id::input_context.num_input_pipelines]
+            files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
 
     def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         return tf.io.parse_single_example(serialized, schema.mocap_feature_spec())
 
-    records = checked_record_dataset(files, parse, skip_corrupt=skip_corrupt, stats=stats,
-                                     seed=seed)
-    samples = records.map(lambda path, raw: schema.mocap_from_raw(raw, path),
-                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    records = checked_record_dataset(
+        files, parse, skip_corrupt=skip_corrupt, stats=stats, seed=seed
+    )
+    samples = records.map(
+        lambda path, raw: schema.mocap_from_raw(raw, path),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=False,
+    )
     samples = _repeat_or_fail(samples, files)
     samples = samples.shuffle(shuffle_buffer, seed=seed)
     return samples.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
@@ -89,6 +94,7 @@ def make_mocap_dataset(
 
 def _repeat_or_fail(samples: tf.data.Dataset, files: Sequence[str]) -> tf.data.Dataset:
     """Repeat forever; if a whole pass yields nothing, fail naming the files (never spin)."""
+
     def fail(sample: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         message = f"no readable mocap record in {len(files)} file(s), e.g. {files[0]}"
         with tf.control_dependencies([tf.debugging.Assert(False, [message])]):

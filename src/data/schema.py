@@ -1,4 +1,4 @@
-"""The original HMMR TFRecord schema (ORIGINAL_SPEC §6.1-§6.3), in one place.
+"""The original HMMR TFRecord schema (docs/original_release.md §6.1-§6.3), in one place.
 
 One ``tf.train.Example`` holds one person track of N frames; every per-frame field is a flat list,
 frame-major. Keypoints are split the way the original stored them:
@@ -67,6 +67,9 @@ NUM_TEST_JOINTS3D = NUM_KPS  # 3DPW test records carry 25 3D joints; readers kee
 
 # "Unavailable" fill values of the original converters.
 MISSING_SMPL_VALUE = -1.0  # mosh/poses, mosh/shape
+# Most frames one record may declare (the original's records hold at most a few hundred): a
+# corrupt meta/N is refused before per-frame arrays are allocated for it.
+MAX_FRAMES_PER_RECORD = 100_000
 MISSING_JOINTS3D_VALUE = 0.0  # mosh/gt3ds
 
 # ---------------------------------------------------------------------------------------------
@@ -313,14 +316,37 @@ def parse_example_np(record: bytes, source: str = "<record>") -> dict[str, Any]:
         example.ParseFromString(record)
     except Exception as err:  # protobuf raises its own DecodeError
         raise ValueError(f"{source}: not a serialized tf.train.Example ({err})") from None
-    feats = example.features.feature
+    try:
+        return _parse_features(example.features.feature, source)
+    except (TypeError, ValueError, IndexError, OverflowError) as err:
+        message = " ".join(str(err).split())
+        if message.startswith(source):
+            raise ValueError(message) from None
+        raise ValueError(f"{source}: malformed record ({type(err).__name__}: {message})") from None
+
+
+def _parse_features(feats: Any, source: str) -> dict[str, Any]:
+    """The body of :func:`parse_example_np` (errors not naming ``source`` are wrapped there)."""
 
     def get(key: str, dtype: Any = np.float32) -> np.ndarray:
-        return np.asarray(_feature_values(feats[key]) if key in feats else [], dtype=dtype)
+        values = _feature_values(feats[key]) if key in feats else []
+        try:
+            return np.asarray(values, dtype=dtype)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(
+                f"{source}: '{key}' holds {type(values[0]).__name__} values, expected "
+                f"{np.dtype(dtype).name}"
+            ) from None
 
-    n = int(get(KEY_N, np.int64)[0]) if KEY_N in feats else 0
-    if n < 1:
-        raise ValueError(f"{source}: expected '{KEY_N}' >= 1")
+    def first(key: str) -> int:
+        values = get(key, np.int64)
+        if values.size != 1:
+            raise ValueError(f"{source}: '{key}' holds {values.size} values, expected 1")
+        return int(values[0])
+
+    n = first(KEY_N) if KEY_N in feats else 0
+    if not 1 <= n <= MAX_FRAMES_PER_RECORD:
+        raise ValueError(f"{source}: expected '{KEY_N}' in [1, {MAX_FRAMES_PER_RECORD}], got {n}")
 
     def grid(key: str, shape: tuple[int, ...], dtype: Any = np.float32, fill: float = 0.0):
         values = get(key, dtype)
@@ -347,10 +373,8 @@ def parse_example_np(record: bytes, source: str = "<record>") -> dict[str, Any]:
         "shape": grid(KEY_SHAPE, (NUM_SHAPE,), fill=MISSING_SMPL_VALUE),
         "joints3d": joints_all[:, :NUM_LSP_JOINTS],
         "joints3d_all": joints_all,
-        "has_smpl": int(get(KEY_HAS_3D, np.int64)[0]) if KEY_HAS_3D in feats else 0,
-        "has_3d_joints": (
-            int(get(KEY_HAS_3D_JOINTS, np.int64)[0]) if KEY_HAS_3D_JOINTS in feats else 0
-        ),
+        "has_smpl": first(KEY_HAS_3D) if KEY_HAS_3D in feats else 0,
+        "has_3d_joints": first(KEY_HAS_3D_JOINTS) if KEY_HAS_3D_JOINTS in feats else 0,
         "images": [bytes(b) for b in _feature_values(feats[KEY_ENCODED])]
         if KEY_ENCODED in feats
         else [],

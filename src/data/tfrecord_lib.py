@@ -74,16 +74,22 @@ def count_records(path: str | os.PathLike) -> tuple[int, str | None]:
         while offset < size:
             header = f.read(_HEADER_BYTES)
             if len(header) < _HEADER_BYTES:
-                return count, (f"{path}: truncated TFRecord file (partial record header at byte "
-                               f"{offset}; file size {size})")
+                return count, (
+                    f"{path}: truncated TFRecord file (partial record header at byte "
+                    f"{offset}; file size {size})"
+                )
             length_bytes, crc_bytes = header[:8], header[8:]
             if struct.unpack("<I", crc_bytes)[0] != masked_crc32c(length_bytes):
-                return count, (f"{path}: not a TFRecord file or corrupted (bad length checksum "
-                               f"at byte {offset})")
+                return count, (
+                    f"{path}: not a TFRecord file or corrupted (bad length checksum "
+                    f"at byte {offset})"
+                )
             end = offset + _HEADER_BYTES + struct.unpack("<Q", length_bytes)[0] + _FOOTER_BYTES
             if end > size:
-                return count, (f"{path}: truncated TFRecord file (record {count} needs {end} "
-                               f"bytes, file has {size})")
+                return count, (
+                    f"{path}: truncated TFRecord file (record {count} needs {end} "
+                    f"bytes, file has {size})"
+                )
             offset = end
             f.seek(offset)
             count += 1
@@ -150,7 +156,10 @@ def write_records(path: str | os.PathLike, records: Iterable[bytes]) -> int:
 
 
 def write_sharded(
-    records: Iterable[bytes], output_dir: str | os.PathLike, name: str, num_shards: int,
+    records: Iterable[bytes],
+    output_dir: str | os.PathLike,
+    name: str,
+    num_shards: int,
     mode: str = "round_robin",
 ) -> list[Path]:
     """Distribute records over ``num_shards`` files, every file written atomically.
@@ -168,7 +177,7 @@ def write_sharded(
         items = list(records)
         per_shard = -(-len(items) // num_shards) if items else 1
         for i, path in enumerate(paths):
-            write_records(path, items[i * per_shard:(i + 1) * per_shard])
+            write_records(path, items[i * per_shard : (i + 1) * per_shard])
         return paths
     if mode != "round_robin":
         raise ValueError(f"mode: expected 'round_robin' or 'chunked', got {mode!r}")
@@ -220,8 +229,13 @@ def write_shards_parallel(
 
     todo = [(Path(p), payload) for p, payload in tasks if not (resume and is_complete(p))]
     written: dict[Path, int] = {}
-    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, disable=not progress,
-               unit="shard")
+    bar = tqdm(
+        total=len(tasks),
+        initial=len(tasks) - len(todo),
+        desc=desc,
+        disable=not progress,
+        unit="shard",
+    )
     try:
         if num_workers <= 1:
             for path, payload in todo:
@@ -279,6 +293,7 @@ class ReadStats:
 
     def add_tf(self, key: str, amount: tf.Tensor, detail: tf.Tensor) -> tf.Tensor:
         """Graph op that calls :meth:`add`; returns a scalar ``False`` (for ``filter``)."""
+
         def bump(amount_t: tf.Tensor, detail_t: tf.Tensor) -> bool:
             self.add(key, int(amount_t.numpy()), detail_t.numpy().decode("utf-8", "replace"))
             return False
@@ -296,7 +311,9 @@ CORRUPT_RECORDS = "corrupt_records"  # ReadStats key: records lost to damaged/un
 
 
 def expected_record_counts(
-    files: Sequence[str | os.PathLike], skip_corrupt: bool = False, stats: ReadStats | None = None,
+    files: Sequence[str | os.PathLike],
+    skip_corrupt: bool = False,
+    stats: ReadStats | None = None,
 ) -> list[int]:
     """Header-scan every file (:func:`count_records`): the number of intact records of each.
 
@@ -308,8 +325,10 @@ def expected_record_counts(
     for path in files:
         count, problem = count_records(path)
         if problem and not skip_corrupt:
-            raise ValueError(problem + " (re-create or re-download it, or skip damaged records "
-                             "with skip_corrupt)")
+            raise ValueError(
+                problem + " (re-create or re-download it, or skip damaged records "
+                "with skip_corrupt)"
+            )
         if problem and stats is not None:
             stats.add(CORRUPT_RECORDS, 1, problem)
         counts.append(count)
@@ -352,8 +371,7 @@ def checked_record_dataset(
     if not files:
         raise ValueError("checked_record_dataset: no input files")
     counts = expected_record_counts(files, skip_corrupt, stats)
-    paths = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(files), tf.constant(counts, tf.int64)))
+    paths = tf.data.Dataset.from_tensor_slices((tf.constant(files), tf.constant(counts, tf.int64)))
     if shuffle:
         paths = paths.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
@@ -365,25 +383,43 @@ def checked_record_dataset(
         def keep(index: tf.Tensor, item: tuple) -> tf.Tensor:
             is_end = item[1]
             short = tf.logical_and(is_end, tf.not_equal(index, expected))
-            return tf.cond(short, lambda: _shortfall(path, index, expected, skip_corrupt, stats),
-                           lambda: tf.logical_not(is_end))
+            return tf.cond(
+                short,
+                lambda: _shortfall(path, index, expected, skip_corrupt, stats),
+                lambda: tf.logical_not(is_end),
+            )
 
         items = items.concatenate(end).enumerate().filter(keep)
         return items.map(lambda index, item: (path, item[0]))
 
-    return paths.interleave(read_one, cycle_length=min(cycle_length, len(files)),
-                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=False)
+    return paths.interleave(
+        read_one,
+        cycle_length=min(cycle_length, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=False,
+    )
 
 
 def _shortfall(
-    path: tf.Tensor, got: tf.Tensor, expected: tf.Tensor, skip_corrupt: bool,
+    path: tf.Tensor,
+    got: tf.Tensor,
+    expected: tf.Tensor,
+    skip_corrupt: bool,
     stats: ReadStats | None,
 ) -> tf.Tensor:
     """Fail (or count) a file whose records could not all be read and parsed; returns False."""
-    detail = tf.strings.join([
-        "corrupt TFRecord file ", path, ": only ", tf.strings.as_string(got), " of ",
-        tf.strings.as_string(expected), " records could be read and parsed (damaged data, or "
-        "records not in the expected schema)"])
+    detail = tf.strings.join(
+        [
+            "corrupt TFRecord file ",
+            path,
+            ": only ",
+            tf.strings.as_string(got),
+            " of ",
+            tf.strings.as_string(expected),
+            " records could be read and parsed (damaged data, or "
+            "records not in the expected schema)",
+        ]
+    )
     if skip_corrupt:
         if stats is None:
             return tf.constant(False)

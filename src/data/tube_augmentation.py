@@ -62,8 +62,13 @@ def reflect_into(values: np.ndarray, minval: float, maxval: float) -> np.ndarray
 
 
 def bounded_random_walk(
-    rng: np.random.Generator, num_frames: int, minval: float, maxval: float,
-    delta_max: float, dim: int = 1, integer: bool = False,
+    rng: np.random.Generator,
+    num_frames: int,
+    minval: float,
+    maxval: float,
+    delta_max: float,
+    dim: int = 1,
+    integer: bool = False,
 ) -> np.ndarray:
     """Per-frame jitter values (§6.5), the original ``data_utils.bounded_random_walk``.
 
@@ -90,8 +95,10 @@ def bounded_random_walk(
         ``(N, dim)`` float64, integer-valued when ``integer``.
     """
     if maxval < minval or delta_max < 0:
-        raise ValueError(f"bounded_random_walk: need minval <= maxval and delta_max >= 0, got "
-                         f"[{minval}, {maxval}] and {delta_max}")
+        raise ValueError(
+            f"bounded_random_walk: need minval <= maxval and delta_max >= 0, got "
+            f"[{minval}, {maxval}] and {delta_max}"
+        )
     if integer:
         lo, hi, dlo, dhi = int(minval), int(maxval) + 1, -int(delta_max), int(delta_max) + 1
 
@@ -102,6 +109,7 @@ def bounded_random_walk(
 
         def draw(low, high, size):
             return rng.uniform(low, high, size=size)
+
     if hi <= lo:
         return np.full((num_frames, dim), float(lo))
     if lo == dlo and hi == dhi:
@@ -206,7 +214,11 @@ def crop_edge_padded(image: np.ndarray, start_xy: np.ndarray, size: int) -> np.n
 
 
 def scale_and_crop(
-    image: np.ndarray, kp2d: np.ndarray, center_xy: np.ndarray, scale: float, crop_px: int,
+    image: np.ndarray,
+    kp2d: np.ndarray,
+    center_xy: np.ndarray,
+    scale: float,
+    crop_px: int,
 ) -> dict[str, np.ndarray]:
     """Resize a frame by ``scale`` and crop ``crop_px`` around the scaled ``center_xy`` (§6.4).
 
@@ -227,8 +239,13 @@ def scale_and_crop(
     start = center - crop_px // 2
     kp = np.array(kp2d, dtype=np.float64, copy=True)
     kp[:, :2] = kp[:, :2] * factors - start
-    return {"image": crop_edge_padded(resized, start, crop_px), "kp2d": kp,
-            "scale_factors": factors, "center": center, "crop_pt": start + crop_px}
+    return {
+        "image": crop_edge_padded(resized, start, crop_px),
+        "kp2d": kp,
+        "scale_factors": factors,
+        "center": center,
+        "crop_pt": start + crop_px,
+    }
 
 
 def keypoint_scale(kp2d: np.ndarray, target_diag_px: float = PRECROP_PERSON_DIAG_PX) -> float:
@@ -257,15 +274,22 @@ def keypoint_center(kp2d: np.ndarray) -> np.ndarray:
 
 
 def precrop(
-    image: np.ndarray, kp2d: np.ndarray, center_xy: np.ndarray, scale: float,
+    image: np.ndarray,
+    kp2d: np.ndarray,
+    center_xy: np.ndarray,
+    scale: float,
 ) -> dict[str, np.ndarray]:
     """The converters' common 300-px pre-crop (§6.4): :func:`scale_and_crop` with 300 px."""
     return scale_and_crop(image, kp2d, center_xy, scale, PRECROP_PX)
 
 
 def crop_for_test(
-    image: np.ndarray, kp2d: np.ndarray, center_xy: np.ndarray, scale: float,
-    img_size: int = IMG_SIZE, vis_threshold: float = TEST_VIS_THRESHOLD,
+    image: np.ndarray,
+    kp2d: np.ndarray,
+    center_xy: np.ndarray,
+    scale: float,
+    img_size: int = IMG_SIZE,
+    vis_threshold: float = TEST_VIS_THRESHOLD,
 ) -> dict[str, np.ndarray]:
     """A test-record crop (§6.2): no jitter, keypoints in crop pixels, vis = confidence > 0.1.
 
@@ -316,9 +340,13 @@ class TubeAugmenter:
     """
 
     def __init__(
-        self, img_size: int = IMG_SIZE, trans_max: int = TRANS_MAX,
-        delta_trans_max: int = DELTA_TRANS_MAX, scale_max: float = SCALE_MAX,
-        delta_scale_max: float = DELTA_SCALE_MAX, flip_probability: float = FLIP_PROBABILITY,
+        self,
+        img_size: int = IMG_SIZE,
+        trans_max: int = TRANS_MAX,
+        delta_trans_max: int = DELTA_TRANS_MAX,
+        scale_max: float = SCALE_MAX,
+        delta_scale_max: float = DELTA_SCALE_MAX,
+        flip_probability: float = FLIP_PROBABILITY,
     ) -> None:
         self.img_size = img_size
         self.trans_max = trans_max
@@ -330,15 +358,27 @@ class TubeAugmenter:
     def sample_jitter(self, num_frames: int, rng: np.random.Generator) -> TubeJitter:
         """Draw the flip, ``(N, 2)`` translations and ``(N,)`` scale exponents of one copy."""
         flip = bool(rng.uniform() < self.flip_probability)
-        trans = bounded_random_walk(rng, num_frames, -self.trans_max, self.trans_max,
-                                    self.delta_trans_max, dim=2, integer=True)
-        scales = bounded_random_walk(rng, num_frames, -self.scale_max, self.scale_max,
-                                     self.delta_scale_max, dim=1)[:, 0]
+        trans = bounded_random_walk(
+            rng,
+            num_frames,
+            -self.trans_max,
+            self.trans_max,
+            self.delta_trans_max,
+            dim=2,
+            integer=True,
+        )
+        scales = bounded_random_walk(
+            rng, num_frames, -self.scale_max, self.scale_max, self.delta_scale_max, dim=1
+        )[:, 0]
         return TubeJitter(flip=flip, translations=trans.astype(np.int64), scale_exponents=scales)
 
     def augment_frame(
-        self, image: np.ndarray, kp2d: np.ndarray, center_xy: np.ndarray,
-        translation: np.ndarray, scale_exponent: float,
+        self,
+        image: np.ndarray,
+        kp2d: np.ndarray,
+        center_xy: np.ndarray,
+        translation: np.ndarray,
+        scale_exponent: float,
     ) -> dict[str, np.ndarray]:
         """Steps 1-3 for one frame (the original's ``preprocess_image`` up to the crop).
 
@@ -360,19 +400,27 @@ class TubeAugmenter:
         resized = resize_bilinear_tf1(image, new_h, new_w)
         factors = np.array([new_w / w, new_h / h], np.float64)
         factors32 = np.array([new_w, new_h], np.float32) / np.array([w, h], np.float32)
-        center = (np.asarray(center_xy).astype(np.int64)
-                  + np.asarray(translation).astype(np.int64))
+        center = np.asarray(center_xy).astype(np.int64) + np.asarray(translation).astype(np.int64)
         center = (center.astype(np.float32) * factors32).astype(np.int64)  # tf.cast: truncation
         start = center - self.img_size // 2
         kp = np.array(kp2d, dtype=np.float64, copy=True)
         kp[:, :2] = kp[:, :2] * factors - start
-        return {"image": crop_edge_padded(resized, start, self.img_size), "kp2d": kp,
-                "scale_factors": factors, "center": center}
+        return {
+            "image": crop_edge_padded(resized, start, self.img_size),
+            "kp2d": kp,
+            "scale_factors": factors,
+            "center": center,
+        }
 
     def __call__(
-        self, images: np.ndarray, kp2d: np.ndarray, rng: np.random.Generator | None = None,
-        pose: np.ndarray | None = None, joints3d: np.ndarray | None = None,
-        centers: np.ndarray | None = None, jitter: TubeJitter | None = None,
+        self,
+        images: np.ndarray,
+        kp2d: np.ndarray,
+        rng: np.random.Generator | None = None,
+        pose: np.ndarray | None = None,
+        joints3d: np.ndarray | None = None,
+        centers: np.ndarray | None = None,
+        jitter: TubeJitter | None = None,
     ) -> dict[str, np.ndarray | bool | None]:
         """Augment one track.
 
@@ -400,8 +448,12 @@ class TubeAugmenter:
             jitter = self.sample_jitter(n, rng if rng is not None else np.random.default_rng())
         if centers is None:
             centers = [(img.shape[1] // 2, img.shape[0] // 2) for img in images]
-        frames = [self.augment_frame(images[i], kp2d[i], centers[i], jitter.translations[i],
-                                     jitter.scale_exponents[i]) for i in range(n)]
+        frames = [
+            self.augment_frame(
+                images[i], kp2d[i], centers[i], jitter.translations[i], jitter.scale_exponents[i]
+            )
+            for i in range(n)
+        ]
         crops = np.stack([f["image"] for f in frames])
         kp_px = np.stack([f["kp2d"] for f in frames])
         if jitter.flip:

@@ -1,6 +1,7 @@
 """The demo as a library: video -> person tracks -> crops -> HMMR -> files and videos.
 
-Streaming (memory bounded by one batch of windows, whatever the video length; ORIGINAL_SPEC §8):
+Streaming (memory bounded by one batch of windows, whatever the video length;
+docs/original_release.md §8):
 
 1. **Tracks** (``tracks``): BlazePose on every decoded frame (``src.video.blazepose``), or a given
    tracks file (OpenPose folder / JSON, AlphaPose / PoseFlow JSON, box CSV); people are linked
@@ -21,28 +22,33 @@ side. ``options`` holds what the demo is told and returns, ``timing`` the per-st
 ``models`` the networks it runs, ``cli`` the command line (entry points ``demo.py`` and
 ``hmmr-demo``).
 
+Importing the package is cheap: each name is imported on first use.
+
 Without weights (no ``load_path`` and nothing at ``models/hmmr_tf2``) the networks are randomly
 initialised (seeded) and every output says so: console, video banner, ``untrained`` in the npz.
 """
 
-from src.demo.cli import build_parser, main
-from src.demo.image import run_image
-from src.demo.models import load_demo_models
-from src.demo.options import DemoError, DemoOptions, DemoResult, TrackResult
-from src.demo.outputs import FrameStore
-from src.demo.pipeline import run_video
-from src.demo.timing import StageTimer
+import importlib
 
-__all__ = [
-    "DemoError",
-    "DemoOptions",
-    "DemoResult",
-    "FrameStore",
-    "StageTimer",
-    "TrackResult",
-    "build_parser",
-    "load_demo_models",
-    "main",
-    "run_image",
-    "run_video",
-]
+# name -> module; imported on first use so that ``--help`` needs no TensorFlow
+_EXPORTS = {
+    "DemoError": "src.demo.options",
+    "DemoOptions": "src.demo.options",
+    "DemoResult": "src.demo.options",
+    "FrameStore": "src.demo.outputs",
+    "StageTimer": "src.demo.timing",
+    "TrackResult": "src.demo.options",
+    "build_parser": "src.demo.cli",
+    "load_demo_models": "src.demo.models",
+    "main": "src.demo.cli",
+    "run_image": "src.demo.image",
+    "run_video": "src.demo.pipeline",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'src.demo' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

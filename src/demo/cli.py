@@ -5,23 +5,30 @@ errors are one line on stderr and exit status 1."""
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from src import constants
-from src.demo.image import run_image
-from src.demo.models import load_demo_models
 from src.demo.options import (
     DEFAULT_RENDER_MAX_SIDE,
+    DEFAULT_SEED,
     MIN_TRACK_FRAMES,
+    PRED_MODES,
     TRACK_FORMATS,
     DemoOptions,
     DemoResult,
+    RenderInterrupted,
+    list_videos,
+    prepare_out_dir,
+    remove_empty_folders,
 )
-from src.demo.pipeline import list_videos, run_video
-from src.inference.models import DEFAULT_SEED
-from src.inference.predictor import PRED_MODES
+
+# TensorFlow's C++ start-up lines: "I0000 00:00:1796540070.829515   31325 port.cc:153] text"
+_TF_LOG_PREFIX = re.compile(r"^[IWEF]\d{4} [\d:.]+\s+\d+ ")
 
 
 def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
@@ -139,36 +146,99 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
 
 
 def _report(result: DemoResult) -> None:
+    name = result.input
+    if result.person_box is not None:  # a single image: no tracks
+        cx, cy, scale = result.person_box
+        print(
+            f"{name}: person at box centre ({cx:.0f}, {cy:.0f}) px, "
+            f"{constants.IMG_SIZE / scale:.0f} px crop side"
+        )
+    else:
+        chosen = ", ".join(str(t.rank) for t in result.tracks)
+        print(
+            f"{name}: {result.num_tracks} person track(s) found in {result.num_frames} frames; "
+            f"processing track {chosen} (0 = longest, --track_id / --all_tracks)"
+        )
     for track in result.tracks:
         files = [track.npz, track.pkl, track.video, track.crop_video, result.image]
         listed = ", ".join(str(f) for f in files if f is not None)
+        if result.person_box is not None:
+            print(f"{name}: {listed}")
+            continue
+        last = track.first_frame + track.num_frames - 1
         print(
-            f"{result.input}: track {track.rank} (id {track.track_id}), frames "
-            f"{track.first_frame}-{track.first_frame + track.num_frames - 1}: {listed}"
+            f"{name}: track {track.rank} (id {track.track_id}), frames "
+            f"{track.first_frame}-{last} ({track.num_frames} of {result.num_frames}): {listed}"
         )
     stages = ", ".join(f"{k} {v['fps']:.1f} fps" for k, v in result.timer.summary().items())
     if stages:
-        print(f"{result.input}: speed per stage: {stages}")
+        print(f"{name}: speed per stage: {stages}")
     if result.untrained:
-        print(f"{result.input}: NOTE: UNTRAINED weights; these bodies are not predictions")
+        print(f"{name}: NOTE: UNTRAINED weights; these bodies are not predictions")
 
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
+def import_tensorflow_once() -> None:
+    """Import TensorFlow with each of its C++ start-up log lines written once.
+
+    TensorFlow's shared libraries each log "oneDNN custom operations are on" (and absl's
+    "before InitializeLog" notice) straight to file descriptor 2 while it is imported, so every
+    line came twice. They are caught in a temporary file and written back without repeats
+    (the timestamp and thread id are ignored when comparing).
+    """
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured): plain import
+        import tensorflow  # noqa: F401
+
+        return
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), fd)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            caught.seek(0)
+            lines = caught.read().decode(errors="replace").splitlines()
+    seen: set[str] = set()
+    for line in lines:
+        key = _TF_LOG_PREFIX.sub("", line)
+        if key not in seen:
+            seen.add(key)
+            print(line, file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "demo.py") -> int:
-    """The demo command line; returns the exit status (errors: one line on stderr, status 1)."""
+    """The demo command line; returns the exit status (errors: one line on stderr, status 1).
+
+    The flags are parsed and the output folder checked before TensorFlow is imported, so that
+    ``--help`` and argument errors answer at once.
+    """
     args = build_parser(prog).parse_args(argv)
     try:
         options = options_from_args(args)
+        if args.vid_dir:  # the folder is checked before the output folder is made
+            videos = list_videos(args.vid_dir)
+        created = prepare_out_dir(options.out_dir)
+        import_tensorflow_once()
+        from src.demo.image import run_image
+        from src.demo.models import load_demo_models
+        from src.demo.pipeline import run_video
+
         if args.img_path:
-            _report(run_image(args.img_path, options))
+            _report(run_image(args.img_path, options, created=created))
             return 0
         if args.vid_path:
-            _report(run_video(args.vid_path, options))
+            _report(run_video(args.vid_path, options, created=created))
             return 0
-        videos = list_videos(args.vid_dir)
         models = load_demo_models(options)
         failed = 0
         for video in videos:
@@ -177,10 +247,15 @@ def main(argv: Sequence[str] | None = None, prog: str = "demo.py") -> int:
             except (OSError, ValueError) as err:
                 failed += 1
                 print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+        if failed:
+            remove_empty_folders(created)  # only those this run made, and only when empty
         return 1 if failed else 0
     except (OSError, ValueError) as err:
         print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
         return 1
+    except RenderInterrupted as err:
+        print(f"{prog}: {err}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130

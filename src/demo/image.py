@@ -20,6 +20,9 @@ from src.demo.options import (
     DemoOptions,
     DemoResult,
     TrackResult,
+    check_input,
+    prepare_out_dir,
+    remove_empty_folders,
 )
 from src.demo.outputs import crop_record, derived_outputs, metadata, save_outputs
 from src.demo.render import hallucination_panel, write_png
@@ -64,18 +67,27 @@ def run_image(
     path: str | os.PathLike,
     options: DemoOptions,
     models: InferenceModels | None = None,
+    created: list[Path] | None = None,
 ) -> DemoResult:
     """Single-image hallucination: present, past (-5) and future (+5) bodies from one image.
 
     Writes ``hmmr_output.npz`` / ``.pkl`` (one frame, the same keys as for videos) and
-    ``hmmr_hallucination.png``.
+    ``hmmr_hallucination.png``. The output folder is checked first; ``created``: the folders
+    the caller already made for it (removed, if still empty, when the run fails).
     """
     path = Path(path)
-    image = read_image(path)
-    models = models or load_demo_models(options)
-    timer = StageTimer()
-    with timer.stage("pose", frames=1):
-        cx, cy, scale = image_person_bbox(image, path, options)
+    created = list(created or [])
+    try:
+        check_input(path, "--img_path")
+        image = read_image(path)
+        created += prepare_out_dir(options.out_dir)
+        models = models or load_demo_models(options)
+        timer = StageTimer()
+        with timer.stage("pose", frames=1):
+            cx, cy, scale = image_person_bbox(image, path, options)
+    except BaseException:
+        remove_empty_folders(created)
+        raise
     with timer.stage("crop", frames=1):
         crop, params = crop_frame(image, np.array([cx, cy]), float(scale))
     with timer.stage("features", frames=1):
@@ -106,4 +118,7 @@ def run_image(
                 picture = write_png(out_dir / HALLUCINATION_IMAGE, panel)
         except Exception as err:  # noqa: BLE001 - outputs are saved; the picture is optional
             print(f"warning: rendering failed ({err}); outputs in {out_dir}", file=sys.stderr)
-    return DemoResult(path, [result], timer, models.untrained, image=picture)
+    return DemoResult(
+        path, [result], timer, models.untrained, image=picture, num_tracks=1, num_frames=1,
+        person_box=(float(cx), float(cy), float(scale)), created=created,
+    )  # fmt: skip

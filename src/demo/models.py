@@ -3,9 +3,12 @@ weights are untrained: a console message here, a banner on every rendered frame.
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from src import constants
+from src import constants, paths
 from src.demo.options import DemoError, DemoOptions
 from src.inference import models as inference_models
 
@@ -21,11 +24,29 @@ UNTRAINED_MESSAGE = """\
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
 
 
+@contextmanager
+def _quiet_standin_log() -> Iterator[None]:
+    """Hold back :mod:`src.smpl.resolve`'s stand-in warning: the demo says it once itself (it
+    was printed twice, once logged there and once here)."""
+    logger = logging.getLogger("src.smpl.resolve")
+
+    def drop_standin(record: logging.LogRecord) -> bool:
+        return "STAND-IN" not in record.getMessage()
+
+    logger.addFilter(drop_standin)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop_standin)
+
+
 def load_demo_models(options: DemoOptions) -> inference_models.InferenceModels:
-    """Build the networks and body model; says LOUDLY when the weights are untrained."""
-    models = inference_models.build_inference_models(
-        options.load_path, options.smpl_model_path, options.model_config, seed=options.seed
-    )
+    """Build the networks and body model; says LOUDLY (once) when the weights are untrained or
+    the body is the generated stand-in."""
+    with _quiet_standin_log():
+        models = inference_models.build_inference_models(
+            options.load_path, options.smpl_model_path, options.model_config, seed=options.seed
+        )
     if models.config.img_size != constants.IMG_SIZE:
         raise DemoError(
             f"the demo cuts {constants.IMG_SIZE}x{constants.IMG_SIZE} crops; the model config "
@@ -40,8 +61,9 @@ def load_demo_models(options: DemoOptions) -> inference_models.InferenceModels:
         )
     if models.standin_body:
         print(
-            f"warning: using the generated stand-in body model {models.body_model}, not SMPL; "
-            "pass --smpl_model_path for real bodies",
+            f"warning: using the generated stand-in body model {models.body_model}, not SMPL "
+            "(meshes and joints differ); pass --smpl_model_path or put SMPL at "
+            f"{paths.SMPL_MODEL_PATH} for real bodies",
             file=sys.stderr,
         )
     return models

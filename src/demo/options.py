@@ -3,30 +3,49 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from src import constants
-from src.demo.timing import StageTimer
-from src.inference.models import DEFAULT_SEED
-from src.inference.predictor import PRED_MODES
-from src.networks.config import ModelConfig
-from src.video import tracks as tracks_lib
-from src.video.io import open_frames
+
+if TYPE_CHECKING:  # the command line reads this module before TensorFlow is imported
+    from src.demo.timing import StageTimer
+    from src.networks.config import ModelConfig
 
 OUTPUT_NAME = "hmmr_output"
 HALLUCINATION_IMAGE = "hmmr_hallucination.png"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 TRACK_FORMATS = ("auto", "openpose", "alphapose", "boxes")
 DEFAULT_RENDER_MAX_SIDE = 720  # the original downscaled frames to <= 720 px before rendering
-MIN_TRACK_FRAMES = tracks_lib.MIN_TRACK_FRAMES
+# Copies of src.video.tracks.MIN_TRACK_FRAMES, src.inference.predictor.PRED_MODES and
+# src.inference.models.DEFAULT_SEED (tests/demo/test_cli.py checks that they agree): the command
+# line answers --help and argument errors without importing SciPy or TensorFlow.
+MIN_TRACK_FRAMES = 20
+PRED_MODES: tuple[str, ...] = ("pred", "hal", "const")
+DEFAULT_SEED = 0
 
 
 class DemoError(ValueError):
     """A bad input or a run that cannot produce outputs; the message names the file."""
+
+
+class RenderInterrupted(KeyboardInterrupt):
+    """Ctrl-C while rendering: the npz / pkl were already saved and are kept.
+
+    Attributes:
+        kept: the saved files.
+    """
+
+    def __init__(self, kept: list[Path]) -> None:
+        super().__init__(f"interrupted while rendering; kept {', '.join(map(str, kept))}")
+        self.kept = kept
 
 
 @dataclass
@@ -110,22 +129,112 @@ class TrackResult:
 
 @dataclass
 class DemoResult:
-    """One input's results and the time spent per stage."""
+    """One input's results and the time spent per stage.
+
+    Attributes:
+        num_tracks: person tracks found (all of them, not only the ones processed).
+        num_frames: input frames read (after ``--max_frames``).
+        person_box: single images: the person's box ``(cx, cy, scale)`` (crop centre in pixels,
+            scale to the 224 crop); None for videos.
+    """
 
     input: Path
     tracks: list[TrackResult]
     timer: StageTimer
     untrained: bool
     image: Path | None = None
+    num_tracks: int = 0
+    num_frames: int = 0
+    person_box: tuple[float, float, float] | None = None
+    created: list[Path] = field(default_factory=list)
 
 
 # ------------------------------------------------------------------------------------------------
 # The input frames
 
 
+def check_input(path: Path, flag: str = "--vid_path") -> None:
+    """Errors a user can act on, before any decoding: a zero-byte file is called empty, and a
+    folder of videos given as ``--vid_path`` (which takes a folder of frames) gets a hint to use
+    ``--vid_dir``."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise DemoError(f"{path}: empty file (0 bytes), expected a video or an image ({flag})")
+    if flag == "--vid_path" and path.is_dir():
+        videos = [p.name for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS]
+        if videos:
+            raise DemoError(
+                f"{path}: a folder holding videos ({videos[0]}, ...); --vid_path takes a video "
+                f"file or a folder of frames: use --vid_dir {path} to process each video"
+            )
+
+
 def open_input(path: Path, options: DemoOptions):
     """A frame reader; bad files raise one-line errors naming the file."""
+    from src.video.io import open_frames  # OpenCV: not needed to parse the command line
+
+    check_input(path)
     return open_frames(path, fps=options.fps)
+
+
+# ------------------------------------------------------------------------------------------------
+# The output folder, checked before any work
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its ancestors that do not exist yet, outermost first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists() or candidate.is_symlink():
+            break
+        missing.append(candidate)
+    return missing[::-1]
+
+
+def _why_not_writable(folder: Path, err: OSError) -> str:
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                return f"{candidate} is a file, not a folder"
+            break
+    if err.errno in (errno.EROFS,):
+        return "read-only file system"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if err.errno == errno.ENOENT:  # e.g. /proc: the parent exists but takes no new folders
+        return "this file system does not allow creating files or folders there"
+    return err.strerror or type(err).__name__
+
+
+def prepare_out_dir(folder: Path) -> list[Path]:
+    """Create ``folder`` (``--out_dir``) and check that a file can be written in it, before any
+    work; returns the folders this call created (outermost first), the only ones a failed run
+    may remove.
+
+    Raises:
+        DemoError: one line naming the folder and the reason (a file in the way, /proc, a
+            read-only or permission-denied folder).
+    """
+    folder = Path(folder)
+    created = _missing_folders(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".hmmr_write_probe", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        remove_empty_folders(created)
+        reason = _why_not_writable(folder, err)
+        raise DemoError(f"{folder}: cannot write the output folder (--out_dir): {reason}") from None
+    return created
+
+
+def remove_empty_folders(folders: Iterable[Path]) -> None:
+    """Remove the empty ones among ``folders`` (innermost first); others are left alone."""
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 
 
 def frame_limit(options: DemoOptions, num_frames: int | None = None) -> int | None:
@@ -142,3 +251,14 @@ def limited(frames: Iterable[np.ndarray], limit: int | None) -> Iterator[np.ndar
         if limit is not None and index >= limit:
             return
         yield frame
+
+
+def list_videos(folder: str | os.PathLike) -> list[Path]:
+    """Video files directly inside ``folder`` (``--vid_dir``), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: video folder not found (--vid_dir)")
+    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if not videos:
+        raise DemoError(f"{folder}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
+    return videos

@@ -1,5 +1,5 @@
 """The demo on one video, streaming (memory bounded by one batch of windows, whatever the video
-length; ORIGINAL_SPEC §8):
+length; docs/original_release.md §8):
 
 1. tracks (:mod:`src.demo.tracks`), found before the models are built so that a video without
    people fails early;
@@ -24,12 +24,14 @@ from tqdm import tqdm
 from src.demo.models import load_demo_models
 from src.demo.options import (
     OUTPUT_NAME,
-    VIDEO_EXTENSIONS,
     DemoError,
     DemoOptions,
     DemoResult,
     TrackResult,
+    frame_limit,
     open_input,
+    prepare_out_dir,
+    remove_empty_folders,
 )
 from src.demo.outputs import FrameStore, add_derived_outputs, crop_record, metadata, save_outputs
 from src.demo.render import render_safely
@@ -101,14 +103,6 @@ def track_dir_name(rank: int) -> str:
     return OUTPUT_NAME if rank == 0 else f"{OUTPUT_NAME}_{rank}"
 
 
-def _remove_empty(*folders: Path) -> None:
-    for folder in folders:
-        try:
-            folder.rmdir()
-        except OSError:
-            pass
-
-
 def input_name(path: Path) -> str:
     """The output folder of an input: a video's stem, a frame folder's name."""
     return path.stem if path.is_file() else path.name
@@ -132,7 +126,7 @@ def process_track(
         last = min(last, options.max_frames - 1)
     video_dir = options.out_dir / input_name(path)
     out_dir = video_dir / track_dir_name(rank)
-    made = [p for p in (video_dir, options.out_dir) if not p.exists()]
+    made = [p for p in (video_dir, out_dir) if not p.exists()]  # the only ones to clean up
     video_dir.mkdir(parents=True, exist_ok=True)
     spool = Path(tempfile.mkdtemp(prefix=f".{OUTPUT_NAME}_tmp", dir=video_dir))
     store = FrameStore(spool, last - first + 1)
@@ -154,15 +148,16 @@ def process_track(
             rank, track.track_id, int(arrays["frame_ids"][0]), store.num_frames, out_dir, npz, pkl
         )
         if options.render:
+            kept = [f for f in (npz, pkl) if f is not None]
             result.video, result.crop_video = render_safely(
-                path, options, arrays, models, info.fps, out_dir, predictor.margin, timer
+                path, options, arrays, models, info, out_dir, predictor.margin, timer, kept
             )
         return result
     finally:
         store.close()
         shutil.rmtree(spool, ignore_errors=True)
         if not saved:
-            _remove_empty(out_dir, *made)
+            remove_empty_folders(made)
 
 
 def run_video(
@@ -170,36 +165,45 @@ def run_video(
     options: DemoOptions,
     models: InferenceModels | None = None,
     timer: StageTimer | None = None,
+    created: list[Path] | None = None,
 ) -> DemoResult:
     """The whole demo on one video file (or frame folder).
+
+    The output folder is created and write-probed first (``created``: the folders the caller
+    already made for it, when it checked them itself), then the tracks are found, then the
+    models are built; a failed run removes only empty folders it created.
 
     Raises:
         FileNotFoundError / DemoError (a ValueError) with a one-line message naming the file.
     """
     path = Path(path)
-    with open_input(path, options) as reader:  # missing / unreadable / zero-length fail here
-        info = reader.info
-    if options.tracks_json and not Path(options.tracks_json).exists():
-        raise FileNotFoundError(f"{options.tracks_json}: tracks file not found (--tracks_json)")
-    timer = timer or StageTimer()
-    tracks = find_tracks(path, options, info, timer)  # before building models: fail early
-    models = models or load_demo_models(options)
-    chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
-    ranks = range(len(tracks)) if options.all_tracks else [min(options.track_id, len(tracks) - 1)]
-    predictor = make_predictor(models, options, timer)
-    results = [
-        process_track(path, info, track, rank, predictor, models, options, timer)
-        for rank, track in zip(ranks, chosen, strict=True)
-    ]
-    return DemoResult(path, results, timer, models.untrained)
-
-
-def list_videos(folder: str | os.PathLike) -> list[Path]:
-    """Video files directly inside ``folder``, sorted."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: video folder not found (--vid_dir)")
-    videos = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
-    if not videos:
-        raise DemoError(f"{folder}: no video files ({', '.join(VIDEO_EXTENSIONS)})")
-    return videos
+    created = list(created or [])
+    try:
+        with open_input(path, options) as reader:  # missing / unreadable / empty fail here
+            info = reader.info
+        if options.tracks_json and not Path(options.tracks_json).exists():
+            raise FileNotFoundError(f"{options.tracks_json}: tracks file not found (--tracks_json)")
+        created += prepare_out_dir(options.out_dir)
+        timer = timer or StageTimer()
+        tracks = find_tracks(path, options, info, timer)  # before building models: fail early
+        if not options.all_tracks and options.track_id >= len(tracks):
+            raise DemoError(
+                f"{path}: --track_id {options.track_id} asked, but only {len(tracks)} person "
+                f"track(s) were found (--track_id 0 .. {len(tracks) - 1})"
+            )
+        models = models or load_demo_models(options)
+        chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
+        ranks = range(len(tracks)) if options.all_tracks else [options.track_id]
+        predictor = make_predictor(models, options, timer)
+        results = [
+            process_track(path, info, track, rank, predictor, models, options, timer)
+            for rank, track in zip(ranks, chosen, strict=True)
+        ]
+    except BaseException:
+        remove_empty_folders(created)
+        raise
+    num_frames = frame_limit(options, info.num_frames) or info.num_frames
+    return DemoResult(
+        path, results, timer, models.untrained, num_tracks=len(tracks), num_frames=num_frames,
+        created=created,
+    )  # fmt: skip

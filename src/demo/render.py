@@ -14,15 +14,23 @@ import numpy as np
 import tensorflow as tf
 
 from src.demo.models import banner_text
-from src.demo.options import OUTPUT_NAME, DemoError, DemoOptions, open_input
+from src.demo.options import (
+    OUTPUT_NAME,
+    DemoError,
+    DemoOptions,
+    RenderInterrupted,
+    frame_limit,
+    limited,
+    open_input,
+)
 from src.demo.outputs import atomic_write
 from src.demo.timing import StageTimer, progress_bar
 from src.inference.models import InferenceModels
 from src.networks.outputs import theta_to_body
-from src.render.draw import crop_to_uint8, draw_banner, draw_text
-from src.render.mesh import FrameVisualizer, rotate_about_vertical
+from src.render.draw import add_banner_strip, crop_to_uint8, draw_text
+from src.render.mesh import FrameVisualizer
 from src.video.bbox import crop_frame
-from src.video.io import VideoWriter
+from src.video.io import VideoInfo, VideoWriter
 
 RENDER_CHUNK = 16  # frames per body-model call when rendering
 LABEL_COLOR = (0, 0, 0)  # RGB of the past / present / future labels (on white)
@@ -40,22 +48,30 @@ def _render_size(height: int, width: int, max_side: int) -> tuple[int, int]:
 
 def render_frame(
     visualizer: FrameVisualizer,
-    vertices: np.ndarray,
-    cam_norm: np.ndarray,
+    vertices: np.ndarray | None,
+    cam_norm: np.ndarray | None,
     frame: np.ndarray,
     max_side: int,
     banner: str | None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mesh over the (downscaled) frame, beside the side view. Returns (panel, overlay)."""
+    """Mesh over the (downscaled) frame, beside the side view framed to the body; the banner is
+    a strip above both (it covers nothing). A frame without the person (``vertices`` None) is
+    shown as it is, beside a white side view.
+
+    Returns:
+        (panel ``(strip + h, 2 w, 3)``, overlay ``(h, w, 3)``), ``h, w`` the downscaled frame.
+    """
     height, width = _render_size(frame.shape[0], frame.shape[1], max_side)
     if (height, width) != frame.shape[:2]:
         frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
-    overlay = visualizer.frame_overlay(vertices, cam_norm, frame)
-    white = np.full_like(frame, 255)
-    side = visualizer.frame_overlay(rotate_about_vertical(vertices), cam_norm, white)
+    if vertices is None:
+        overlay, side = frame, np.full_like(frame, 255)
+    else:
+        overlay = visualizer.frame_overlay(vertices, cam_norm, frame)
+        side = visualizer.side_view(vertices, (height, width))
     panel = np.concatenate([overlay, side], axis=1)
     if banner:
-        panel = draw_banner(panel, banner)
+        panel = add_banner_strip(panel, banner)
     return panel, overlay
 
 
@@ -64,42 +80,51 @@ def render_track(
     options: DemoOptions,
     arrays: Mapping[str, np.ndarray],
     smpl,
-    fps: float,
+    info: VideoInfo,
     out_dir: Path,
     banner: str | None,
     margin: int,
     timer: StageTimer,
 ) -> tuple[Path, Path | None]:
-    """Write ``hmmr_output.mp4`` (and ``hmmr_output_crop.mp4``); frames of the track only."""
+    """Write ``hmmr_output.mp4`` (and ``hmmr_output_crop.mp4``).
+
+    The video has every input frame (up to ``--max_frames``), the mesh on the track's frames;
+    with ``--trim`` only the track's frames with full temporal context. The crop grid has the
+    track's frames.
+    """
     visualizer = FrameVisualizer(smpl.faces, color=options.mesh_color)
     frame_ids = np.asarray(arrays["frame_ids"])
     first, count = int(frame_ids[0]), len(frame_ids)
-    keep = range(margin, count - margin) if options.trim else range(count)
+    keep = range(margin, count - margin) if options.trim else None  # rows; None: every frame
+    limit = frame_limit(options, info.num_frames)
+    total = len(keep) if keep is not None else limit
     suffix = "_trim" if options.trim else ""
     video_path = out_dir / f"{OUTPUT_NAME}{suffix}.mp4"
     crop_path = out_dir / f"{OUTPUT_NAME}_crop{suffix}.mp4" if options.crop_grid else None
     writers: dict[str, VideoWriter] = {}
-    bar = progress_bar(options.progress, len(keep), "rendering")
+    bar = progress_bar(options.progress, total, "rendering")
     try:
         with open_input(path, options) as reader:
-            frames = timer.timed_iter("decode", reader)
+            frames = timer.timed_iter("decode", limited(reader, limit))
             vertices: dict[int, np.ndarray] = {}
             for index, frame in enumerate(frames):
                 row = index - first
-                if row >= count:
+                tracked = 0 <= row < count
+                if keep is not None and row >= count:
                     break
-                if row not in keep:
+                if keep is not None and row not in keep:
                     continue
                 with timer.stage("render", frames=1):
-                    if row not in vertices:
+                    if tracked and row not in vertices:
                         verts_rows = range(row, min(row + RENDER_CHUNK, count))
                         vertices = _chunk_vertices(arrays, smpl, verts_rows)
                     panel, overlay = render_frame(
-                        visualizer, vertices[row], arrays["cams_orig_norm"][row], frame,
+                        visualizer, vertices[row] if tracked else None,
+                        arrays["cams_orig_norm"][row] if tracked else None, frame,
                         options.render_max_side, banner,
                     )  # fmt: skip
-                    _write(writers, "video", video_path, fps, panel)
-                    if crop_path is not None:
+                    _write(writers, "video", video_path, info.fps, panel)
+                    if crop_path is not None and tracked:
                         crop, _ = crop_frame(
                             frame, arrays["bbox_center"][row], float(arrays["bbox_scale"][row])
                         )
@@ -107,8 +132,8 @@ def render_track(
                             vertices[row], arrays["cams"][row], crop, arrays["kps"][row], overlay
                         )
                         if banner:
-                            grid = draw_banner(grid, banner)
-                        _write(writers, "crop", crop_path, fps, grid)
+                            grid = add_banner_strip(grid, banner)
+                        _write(writers, "crop", crop_path, info.fps, grid)
                 bar.update(1)
     except BaseException:
         for writer in writers.values():
@@ -141,17 +166,22 @@ def render_safely(
     options: DemoOptions,
     arrays: Mapping[str, np.ndarray],
     models: InferenceModels,
-    fps: float,
+    info: VideoInfo,
     out_dir: Path,
     margin: int,
     timer: StageTimer,
+    kept: list[Path] | None = None,
 ) -> tuple[Path | None, Path | None]:
     """:func:`render_track`, but rendering never costs the saved outputs: any failure is
-    reported and skipped (``(None, None)``)."""
+    reported and skipped (``(None, None)``); Ctrl-C raises :class:`RenderInterrupted` naming the
+    saved files ``kept`` (default: those in ``out_dir``)."""
     try:
         return render_track(
-            path, options, arrays, models.smpl, fps, out_dir, banner_text(models), margin, timer
+            path, options, arrays, models.smpl, info, out_dir, banner_text(models), margin, timer
         )
+    except KeyboardInterrupt:
+        saved = kept if kept is not None else sorted(out_dir.glob(f"{OUTPUT_NAME}.*"))
+        raise RenderInterrupted(saved) from None
     except Exception as err:  # noqa: BLE001 - outputs are saved; the video is optional
         message = " ".join(str(err).split())
         print(
@@ -173,7 +203,8 @@ def hallucination_panel(
     banner: str | None,
     color: str,
 ) -> np.ndarray:
-    """2 x 3 grid: past | present | future meshes on the crop, labelled side views below."""
+    """2 x 3 grid: past | present | future meshes on the crop, labelled side views (framed to
+    each body) below; the banner, if any, is a strip above the grid."""
     visualizer = FrameVisualizer(models.smpl.faces, color=color)
     crop_u8 = crop_to_uint8(crop)
     cam = body["cams"][0]
@@ -183,11 +214,10 @@ def hallucination_panel(
     top, bottom = [], []
     for label, verts in views:
         top.append(visualizer.frame_overlay(verts, cam, crop_u8))
-        white = np.full_like(crop_u8, 255)
-        side = visualizer.frame_overlay(rotate_about_vertical(verts), cam, white)
+        side = visualizer.side_view(verts, crop_u8.shape[:2])
         bottom.append(draw_text(side, [label], color=LABEL_COLOR))
     panel = np.concatenate([np.concatenate(top, axis=1), np.concatenate(bottom, axis=1)], axis=0)
-    return draw_banner(panel, banner) if banner else panel
+    return add_banner_strip(panel, banner) if banner else panel
 
 
 def write_png(path: Path, image_rgb: np.ndarray) -> Path:

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
-import tensorflow as tf
 from tqdm import tqdm
 
 STAGES = ("decode", "pose", "crop", "features", "regress", "render")
@@ -70,12 +69,14 @@ class TimedEncoder:
     """
 
     def __init__(self, resnet: Callable, img_size: int, timer: StageTimer) -> None:
+        import tensorflow as tf
+
         spec = tf.TensorSpec((None, img_size, img_size, 3), tf.float32)
         self._fn = tf.function(lambda x: resnet(x, training=False), input_signature=[spec])
         self.timer = timer
 
     def __call__(self, images, training: bool = False) -> np.ndarray:
-        images = tf.convert_to_tensor(images, tf.float32)
+        images = np.asarray(images, np.float32)
         with self.timer.stage("features", frames=int(images.shape[0])):
             return self._fn(images).numpy()
 

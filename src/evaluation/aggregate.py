@@ -1,5 +1,5 @@
 """The original's aggregation of per-frame errors, its results table, and JSON/CSV writers
-(ORIGINAL_SPEC §7.3).
+(docs/original_release.md §7.3).
 
 Aggregation, as the original:
 
@@ -171,8 +171,9 @@ def format_table(
     units: Mapping[str, str] = METRIC_UNITS,
     title: str = "Data",
 ) -> str:
-    """The original's summary table (datasets sorted, ``{:>15}`` then ``{:>11.5f}`` columns),
-    with a second header line giving each column's unit. Missing/NaN values print as -1.
+    """The original's summary table (datasets sorted, ``{:>15}`` then ``{:>11.5f}`` columns,
+    widened where a value needs it, :func:`align_columns`), with a second header line giving
+    each column's unit. Missing/NaN values print as -1.
 
     Args:
         results: ``dataset -> metric -> value``.
@@ -181,18 +182,34 @@ def format_table(
     Returns:
         The table as text (no trailing newline).
     """
-    name_fmt = f"{{:>{_NAME_WIDTH}}}"
-    head_fmt = name_fmt + f"{{:>{_COL_WIDTH}}}" * len(columns)
-    row_fmt = name_fmt + f"{{:>{_COL_WIDTH}.{DECIMALS}f}}" * len(columns)
-    lines = [
-        head_fmt.format(title, *columns),
-        head_fmt.format("", *(unit_of(c, units) for c in columns)),
-    ]
+    rows = [[title, *columns], ["", *(unit_of(c, units) for c in columns)]]
     for dataset, metrics in sorted(results.items()):
         values = [metrics.get(c) for c in columns]
         values = [UNAVAILABLE if _is_missing(v) else float(v) for v in values]
-        lines.append(row_fmt.format(dataset, *values))
-    return "\n".join(lines)
+        rows.append([dataset, *(f"{v:.{DECIMALS}f}" for v in values)])
+    return align_columns(rows)
+
+
+def align_columns(rows: Sequence[Sequence[str]]) -> str:
+    """Right-aligned text columns in the original's layout: the first (names) at least
+    ``_NAME_WIDTH`` wide, the others at least ``_COL_WIDTH``, each widened to its longest cell
+    plus one space, so that values never touch (``123456.70000`` next to ``234567.80000``).
+
+    Args:
+        rows: cells per row, the same number in every row.
+    Returns:
+        The lines joined by newlines (no trailing newline).
+    """
+    num_columns = len(rows[0])
+    widths = [_NAME_WIDTH] + [_COL_WIDTH] * (num_columns - 1)
+    for row in rows:
+        if len(row) != num_columns:
+            raise ValueError(f"align_columns: expected {num_columns} cells, got {len(row)}")
+        for j, cell in enumerate(row):
+            widths[j] = max(widths[j], len(cell) + (1 if j else 0))
+    return "\n".join(
+        "".join(f"{cell:>{w}}" for cell, w in zip(row, widths, strict=True)) for row in rows
+    )
 
 
 def _ordered_metrics(results: Results, columns: Sequence[str]) -> list[str]:

@@ -1,9 +1,9 @@
 """Prediction cache of the evaluation: one ``.npz`` per (checkpoint, dataset, file, person, mode).
 
-As the original (``predictions_cache/<ckpt>/<dataset>-<file>-P<person>.pkl``, ORIGINAL_SPEC §7.3)
-predictions are stored per person tube and reused when present, so an interrupted evaluation
-resumes where it stopped and a second run (another ``--min_visible``, another split of the
-table) does not run the network again. Differences:
+As the original (``predictions_cache/<ckpt>/<dataset>-<file>-P<person>.pkl``,
+docs/original_release.md §7.3) predictions are stored per person tube and reused when present, so
+an interrupted evaluation resumes where it stopped and a second run (another ``--min_visible``,
+another split of the table) does not run the network again. Differences:
 
 - NumPy ``.npz`` instead of pickle (no code runs on load), written to a temp name then renamed, so
   an interrupted write never leaves a half file under the final name;

@@ -1,5 +1,6 @@
 """Evaluate a weights folder on the test TFRecords (``python -m src.evaluation.evaluate``,
-entry point ``hmmr-evaluate``), as the original ``src/evaluation/eval.py`` (ORIGINAL_SPEC §7):
+entry point ``hmmr-evaluate``), as the original ``src/evaluation/eval.py``
+(docs/original_release.md §7):
 
     python -m src.evaluation.evaluate --load_path models/hmmr_tf2 --tf_dir TEST_TFRECORD_ROOT \\
         --split val --test_datasets 3dpw,h36m,penn_action --pred_mode pred
@@ -28,7 +29,6 @@ status 130).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import math
 import sys
@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from src import constants, paths
+from src import constants
 from src.checkpoints.weights_dir import (
     CONFIG_FILE,
     DISCRIMINATOR_PART,
@@ -56,6 +56,7 @@ from src.evaluation.aggregate import (
     DECIMALS,
     TABLE_COLUMNS,
     aggregate_dataset,
+    align_columns,
     format_table,
     select_test_files,
     write_results_csv,
@@ -65,12 +66,12 @@ from src.evaluation.cache import CACHED_KEYS, PredictionCache
 from src.evaluation.metrics import (
     M_TO_MM,
     METRIC_UNITS,
-    MIN_VISIBLE,
     frame_errors,
     frames_with_3d,
     pve_m,
     to_per_s2,
 )
+from src.evaluation.options import PROG, EvalOptions, default_pred_dir, parse_options
 from src.inference.models import load_networks
 from src.inference.predictor import Predictor
 from src.networks.config import ModelConfig
@@ -78,13 +79,9 @@ from src.networks.outputs import theta_to_body
 from src.smpl.layer import SMPL
 from src.smpl.resolve import resolve_body_model
 
-PROG = "hmmr-evaluate"
 DATASETS_3D = ("3dpw", "h36m")  # datasets scored in 3D, as the original
 MESH_DATASET = "3dpw"  # mesh errors: 3DPW ...
 MESH_SPLIT = "test"  # ... test split only, as the original
-DEFAULT_DATASETS = ("3dpw", "h36m", "penn_action")
-SPLITS = ("val", "test")
-PRED_MODES = ("pred", "hal", "const")
 CACHE_MODE = {"pred": "pred", "hal": "hal", "const": "hal"}  # const reuses the hal predictions
 # Frame rates of the test records (3DPW 30 fps; H3.6M subsampled to 25 fps by read_human36m;
 # Penn Action assumed at 30 fps); override with --fps.
@@ -94,142 +91,6 @@ CONST_SUFFIX = "_const"
 MM_DECIMALS = 3
 MESH_CHUNK = 256  # frames per body-model call for the mesh errors
 PART_ENCODERS = ("temporal_encoder", "hallucinator", "ief_regressor")
-
-# --------------------------------------------------------------------------------------------
-# Flags
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (``hmmr-evaluate: error: ...``, exit status 2)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _comma_list(text: str) -> list[str]:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list, e.g. 3dpw,h36m")
-    if len(set(items)) != len(items):
-        raise argparse.ArgumentTypeError(f"a dataset is listed twice in '{text}'")
-    return items
-
-
-def _fps_overrides(text: str) -> dict[str, float]:
-    out = {}
-    for item in _comma_list(text):
-        name, sep, value = item.partition("=")
-        try:
-            fps = float(value)
-        except ValueError:
-            fps = -1.0
-        if not sep or fps <= 0:
-            raise argparse.ArgumentTypeError(f"expected DATASET=FPS with FPS > 0, got '{item}'")
-        out[name] = fps
-    return out
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The flags of the original's eval (§2.8) and the few this port adds."""
-    parser = _Parser(
-        prog=PROG,
-        description="Evaluate a weights folder on the test TFRecords as "
-        "the original eval.py: per-frame metrics, per-file then per-dataset means, "
-        "tables and JSON/CSV with units (docs/evaluation.md).",
-    )
-    add = parser.add_argument
-    add(
-        "--load_path",
-        required=True,
-        help="weights folder (python -m src.convert output, or a training run's export/)",
-    )
-    add(
-        "--tf_dir",
-        "--data_dir",
-        dest="tf_dir",
-        required=True,
-        help="test TFRecord root: <tf_dir>/<dataset>/<split>/*.tfrecord",
-    )
-    add(
-        "--test_datasets",
-        type=_comma_list,
-        default=list(DEFAULT_DATASETS),
-        help="comma-separated datasets (default 3dpw,h36m,penn_action)",
-    )
-    add("--split", choices=SPLITS, default="val", help="val (the original's default) or test")
-    add(
-        "--pred_mode",
-        choices=PRED_MODES,
-        default="pred",
-        help="pred: temporal encoder; hal: hallucinator; const: Table 5 constant baseline",
-    )
-    add(
-        "--with_const",
-        action="store_true",
-        help="also score the present prediction used as the past and the future (*_const, the "
-        "paper's Table 5 constant baseline) next to any --pred_mode's own past/future",
-    )
-    add(
-        "--min_visible",
-        type=_non_negative_int,
-        default=MIN_VISIBLE,
-        help="minimum visible keypoints for a frame to count (6)",
-    )
-    add("--pred_dir", default="predictions_cache", help="prediction cache root")
-    add("--overwrite_cache", action="store_true", help="recompute cached predictions")
-    add(
-        "--T",
-        type=_positive_int,
-        default=constants.SEQUENCE_LENGTH,
-        help="sliding-window length (20)",
-    )
-    add("--batch_size", type=_positive_int, default=8, help="windows per forward pass (8)")
-    add(
-        "--smpl_model_path",
-        default=str(paths.SMPL_MODEL_PATH),
-        help=f"neutral body model with the 25-joint regressor; '{paths.STANDIN_NAME}' = the "
-        "generated "
-        "stand-in (also the fallback, with a warning, when the default file is absent)",
-    )
-    add(
-        "--use_phi",
-        action="store_true",
-        help="predict from the records' image/phis instead of encoding the JPEG crops",
-    )
-    add(
-        "--out_dir",
-        default=None,
-        help="where the results JSON/CSV go (default <pred_dir>/<checkpoint cache folder>)",
-    )
-    add(
-        "--fps",
-        type=_fps_overrides,
-        default={},
-        help="frame rates for the per-second^2 columns, e.g. 3dpw=30,h36m=25",
-    )
-    add("--reverse", action="store_true", help="process the files in reverse order")
-    return parser
-
-
-def parse_flags(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parse ``argv`` (default ``sys.argv[1:]``)."""
-    return build_parser().parse_args(argv)
-
 
 # --------------------------------------------------------------------------------------------
 # Inputs: files, records, body model
@@ -359,8 +220,8 @@ class ModelPredictions:
             print(
                 f"{PROG}: warning: {folder} {why}, so the sliding window "
                 "pads sequence ends with zero features instead of the feature of a zero image "
-                "(ORIGINAL_SPEC §7.2): frames within 6 of either end differ from the original's "
-                "protocol",
+                "(docs/original_release.md §7.2): frames within 6 of either end differ from the "
+                "original's protocol",
                 file=sys.stderr,
             )
         self.folder, self.config, self.body = folder, config, body
@@ -620,30 +481,22 @@ class Column:
     decimals: int
 
 
-_NAME_WIDTH, _COL_WIDTH = 15, 11  # the original's layout
-
-
 def format_columns(
     results: Mapping[str, Mapping[str, float]], columns: Sequence[Column], title: str = "Data"
 ) -> str:
-    """A table in the original's layout (``{:>15}`` + ``{:>11}`` per column) with a header line,
-    a units line and one row per dataset (sorted); a missing value prints as ``-``."""
+    """A table in the original's layout (``{:>15}`` + ``{:>11}`` per column, widened where a
+    value needs it so that values never touch) with a header line, a units line and one row per
+    dataset (sorted); a missing value prints as ``-``."""
 
     def cell(value: float | None, decimals: int) -> str:
         if value is None or math.isnan(value):
-            return f"{'-':>{_COL_WIDTH}}"
-        return f"{value:>{_COL_WIDTH}.{decimals}f}"
+            return "-"
+        return f"{value:.{decimals}f}"
 
-    lines = [
-        f"{title:>{_NAME_WIDTH}}" + "".join(f"{c.header:>{_COL_WIDTH}}" for c in columns),
-        f"{'':>{_NAME_WIDTH}}" + "".join(f"{c.unit:>{_COL_WIDTH}}" for c in columns),
-    ]
+    rows = [[title, *(c.header for c in columns)], ["", *(c.unit for c in columns)]]
     for dataset, values in sorted(results.items()):
-        lines.append(
-            f"{dataset:>{_NAME_WIDTH}}"
-            + "".join(cell(values.get(c.key), c.decimals) for c in columns)
-        )
-    return "\n".join(lines)
+        rows.append([dataset, *(cell(values.get(c.key), c.decimals) for c in columns)])
+    return align_columns(rows)
 
 
 MM_COLUMNS = (
@@ -774,8 +627,13 @@ def _evaluate_file(
     return tubes
 
 
-def evaluate(options: argparse.Namespace) -> Evaluation:
-    """Run the whole evaluation for parsed flags; returns the results (also written to disk)."""
+def pred_dir(options: EvalOptions, folder: Path) -> Path:
+    """The prediction cache root: ``--pred_dir``, else beside the weights folder."""
+    return Path(options.pred_dir) if options.pred_dir else default_pred_dir(folder)
+
+
+def evaluate(options: EvalOptions) -> Evaluation:
+    """Run the whole evaluation as ``options`` say; returns the results (also written to disk)."""
     folder = resolve(options.load_path)
     config = read_model_config(folder)
     files = {ds: find_test_files(options.tf_dir, ds, options.split) for ds in options.test_datasets}
@@ -784,7 +642,7 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
     body = BodyModel(smpl_path)
     predict = ModelPredictions(folder, config, body, options.T, options.batch_size, options.use_phi)
     cache = PredictionCache(
-        options.pred_dir,
+        pred_dir(options, folder),
         _checkpoint_name(folder),
         _prediction_files(folder, smpl_path),
         {"T": options.T, "input": "phi" if options.use_phi else "images"},
@@ -801,7 +659,7 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
             with_mesh=dataset == MESH_DATASET and options.split == MESH_SPLIT,
             img_size=config.img_size,
             delta_t_values=tuple(config.delta_t_values),
-            const=options.pred_mode == "const" or options.with_const,
+            const=options.scores_const,
             body=body,
         )
         counts = {"files": len(test_files), "tubes": 0, "frames": 0, "predicted": 0, "cached": 0}
@@ -831,7 +689,7 @@ def evaluate(options: argparse.Namespace) -> Evaluation:
         "checkpoint_cache": str(cache.directory),
         "split": options.split,
         "pred_mode": options.pred_mode,
-        "with_const": options.pred_mode == "const" or options.with_const,
+        "with_const": options.scores_const,
         "test_datasets": list(options.test_datasets),
         "min_visible": options.min_visible,
         "T": options.T,
@@ -866,7 +724,7 @@ def _fill_missing(results: dict[str, dict[str, float]]) -> None:
         results[dataset] = {k: values.get(k, math.nan) for k in keys}
 
 
-def _write_outputs(out: Evaluation, options: argparse.Namespace, cache_dir: Path) -> None:
+def _write_outputs(out: Evaluation, options: EvalOptions, cache_dir: Path) -> None:
     out_dir = Path(options.out_dir) if options.out_dir else cache_dir
     stem = f"results_{options.split}_{options.pred_mode}_{'-'.join(options.test_datasets)}"
     out.json_path, out.csv_path = out_dir / f"{stem}.json", out_dir / f"{stem}.csv"
@@ -874,18 +732,26 @@ def _write_outputs(out: Evaluation, options: argparse.Namespace, cache_dir: Path
     write_results_csv(str(out.csv_path), out.results, TABLE_COLUMNS, out.units)
 
 
+def _cache_root_text(options: EvalOptions) -> str:
+    try:
+        return str(pred_dir(options, resolve(options.load_path)))
+    except ValueError:  # interrupted before the weights folder was checked
+        return "the prediction cache"
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), evaluate, print the tables; returns the exit
     status (0 ok, 1 error, 2 bad flags, 130 interrupted)."""
     try:
-        options = parse_flags(argv)
+        options = parse_options(argv)
     except SystemExit as stop:
         return int(stop.code or 0)
     try:
         evaluation = evaluate(options)
     except KeyboardInterrupt:
         print(
-            f"{PROG}: interrupted; finished predictions stay cached under {options.pred_dir}; "
+            f"{PROG}: interrupted; finished predictions stay cached under "
+            f"{_cache_root_text(options)}; "
             "run the same command again to resume",
             file=sys.stderr,
         )

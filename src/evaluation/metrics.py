@@ -1,4 +1,5 @@
-"""Evaluation metrics of HMMR as pure float64 NumPy functions (ORIGINAL_SPEC §7.3, PEERS §2).
+"""Evaluation metrics of HMMR as pure float64 NumPy functions
+(docs/original_release.md §7.3, PEERS §2).
 
 Every function returns one value per frame; a frame that does not count is ``NaN`` (the
 original drops it from a list instead, which gives the same numbers under a nan-mean).

@@ -77,8 +77,9 @@ def flip_keypoints(kp: np.ndarray, img_width: float | None = None) -> np.ndarray
 def flip_keypoints_tf(kp: tf.Tensor, img_width: float | None = None) -> tf.Tensor:
     """TensorFlow twin of :func:`flip_keypoints`: ``(..., J, C) -> (..., J, C)``."""
     kp = tf.convert_to_tensor(kp)
-    perm = _flip_perm(kp.shape[-2] if kp.shape.rank and kp.shape.rank >= 2 else -1,
-                      "flip_keypoints_tf")
+    perm = _flip_perm(
+        kp.shape[-2] if kp.shape.rank and kp.shape.rank >= 2 else -1, "flip_keypoints_tf"
+    )
     out = tf.gather(kp, perm, axis=-2)
     x = -out[..., :1] if img_width is None else (img_width - 1) - out[..., :1]
     return tf.concat([x, out[..., 1:]], axis=-1)

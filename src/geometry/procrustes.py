@@ -16,8 +16,10 @@ _MIN_VARIANCE = 1e-12  # a source collapsed to one point keeps scale finite (0)
 
 def _check_pair(source_shape: tuple, target_shape: tuple, name: str) -> None:
     """Raise ValueError unless both shapes are the same ``(N, J, 3)``."""
-    if len(source_shape) != 3 or source_shape[-1] != 3 or tuple(source_shape) != tuple(
-        target_shape
+    if (
+        len(source_shape) != 3
+        or source_shape[-1] != 3
+        or tuple(source_shape) != tuple(target_shape)
     ):
         raise ValueError(
             f"{name}: expected source and target of the same shape (N, J, 3), got "

@@ -1,4 +1,5 @@
-"""Weak-perspective projection and the closed-form optimal 2D camera (ORIGINAL_SPEC §4.4, §5.3).
+"""Weak-perspective projection and the closed-form optimal 2D camera
+(docs/original_release.md §4.4, §5.3).
 
 A camera is ``[s, tx, ty]``: a 3D point X projects to ``s * (X_xy + t)`` in normalised crop
 coordinates ([-1, 1] over the 224 crop; pixel = (x + 1) * 112). z is dropped.

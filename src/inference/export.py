@@ -1,4 +1,4 @@
-"""SavedModel export for TF Serving (ORIGINAL_SPEC §7.1); the models come from
+"""SavedModel export for TF Serving (docs/original_release.md §7.1); the models come from
 :func:`src.inference.models.build_inference_models`.
 
 One SavedModel (tag ``serve``) holds the ResNet-50 v2 image encoder, the HMMR model and the body

@@ -1,4 +1,4 @@
-"""Sliding-window inference over sequences of any length (ORIGINAL_SPEC §7.1-7.2).
+"""Sliding-window inference over sequences of any length (docs/original_release.md §7.1-7.2).
 
 The temporal encoder sees ``fov = 4 n + 1`` frames (13), so a frame needs ``m = fov // 2`` (6)
 frames of context on each side. As the original ``Tester.predict_all_images``:

@@ -1,4 +1,5 @@
-"""HMMR losses (ORIGINAL_SPEC §5): each term a pure function, weights with the original flag names.
+"""HMMR losses (docs/original_release.md §5): each term a pure function, weights with the original
+flag names.
 
 - ``terms``: one function per loss term, returning a ``Ratio`` (numerators, denominators) so that
   the TF1 "divide by the number of non-zero weights" reduction stays exact across replicas.

@@ -1,4 +1,5 @@
-"""Every HMMR loss term of ORIGINAL_SPEC §5.2, assembled from the model outputs and a batch.
+"""Every HMMR loss term of docs/original_release.md §5.2, assembled from the model outputs and a
+batch.
 
 The recipe, as the original trainer builds it:
 
@@ -44,9 +45,10 @@ _BATCH_KEYS_2D = ("kp2d",)
 _BATCH_KEYS_3D = ("pose", "shape", "joints3d", "has_3d_joints", "has_smpl")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LossConfig:
-    """Switches of the original trainer that decide which terms exist (ORIGINAL_SPEC §2.5).
+    """Switches of the original trainer that decide which terms exist
+    (docs/original_release.md §2.5).
 
     Args:
         delta_t_values: offsets of the past/future predictors; sorted on construction, the order
@@ -73,20 +75,14 @@ class LossConfig:
     use_hmr_only: bool = False
 
     def __post_init__(self) -> None:
-        self.delta_t_values = tuple(sorted(int(dt) for dt in self.delta_t_values))
+        object.__setattr__(
+            self, "delta_t_values", tuple(sorted(int(dt) for dt in self.delta_t_values))
+        )
         if 0 in self.delta_t_values or len(set(self.delta_t_values)) != len(self.delta_t_values):
             raise ValueError(
                 f"LossConfig: delta_t_values must be distinct and non-zero, got "
                 f"{self.delta_t_values}"
             )
-
-    @classmethod
-    def from_flags(cls, flags: Any) -> LossConfig:
-        """Read the switches from an object with the original flag attributes; missing ones keep
-        their defaults. ``delta_t_values`` may be strings, as the original flag is."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = {name: getattr(flags, name) for name in names if hasattr(flags, name)}
-        return cls(**values)
 
 
 def num_real_mocap(

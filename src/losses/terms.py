@@ -1,4 +1,5 @@
-"""Each HMMR loss term as a pure tf function, reduced exactly as the original (ORIGINAL_SPEC §5).
+"""Each HMMR loss term as a pure tf function, reduced exactly as the original
+(docs/original_release.md §5).
 
 TF1's ``tf.losses.*`` divide the weighted sum of the element losses by the number of non-zero
 weights after broadcasting, and return 0 when there is none (§5.1). Under ``tf.distribute`` that

@@ -1,4 +1,4 @@
-"""Loss weights with the original flag names and defaults (ORIGINAL_SPEC §2.3).
+"""Loss weights with the original flag names and defaults (docs/original_release.md §2.3).
 
 Each loss key of §5.2 takes the weight of its family: every ``e_kp*`` term takes ``e_lw_kp``,
 every ``e_joints*`` term ``e_lw_joints``, every ``e_smpl*`` term ``e_lw_smpl`` (present, past,
@@ -8,7 +8,6 @@ future, hallucinated and static variants alike), as the original's ``loss_weight
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 # loss-key family (the key up to its first variant suffix) -> weight field
 _FAMILY_FIELDS: dict[str, str] = {
@@ -33,7 +32,7 @@ _VARIANT_SUFFIXES: tuple[str, ...] = (
 )
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class LossWeights:
     """Weights of the encoder (``e_lw_*``) and discriminator (``d_lw_pose``) loss terms.
 
@@ -66,7 +65,7 @@ class LossWeights:
             value = float(getattr(self, field.name))
             if value < 0:
                 raise ValueError(f"LossWeights: {field.name} must be >= 0, got {value}")
-            setattr(self, field.name, value)
+            object.__setattr__(self, field.name, value)
 
     @property
     def use_discriminator(self) -> bool:
@@ -83,14 +82,6 @@ class LossWeights:
         if field is None:
             raise ValueError(f"LossWeights: unknown loss key {key!r}")
         return getattr(self, field)
-
-    @classmethod
-    def from_flags(cls, flags: Any) -> LossWeights:
-        """Read the eight weights from an object with the flag attributes (absl FLAGS, a
-        namespace, a dataclass); missing attributes keep their defaults."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = {name: getattr(flags, name) for name in names if hasattr(flags, name)}
-        return cls(**values)
 
 
 def _field_for_key(key: str) -> str | None:

@@ -29,6 +29,9 @@ from scipy.spatial.transform import Rotation
 from src.smpl.io import atomic_write
 
 ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
+MAX_JOINT_DEPTH = 256  # JOINTs nested deeper than this are refused (CMU skeletons: depth 8)
+_GZ_CHUNK_BYTES = 1 << 20
+MAX_BVH_BYTES = 1 << 28  # a .bvh.gz decompressing to more is refused (CMU's largest: 40 MB)
 POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 _AXIS = {"X": 0, "Y": 1, "Z": 2}
 
@@ -157,9 +160,15 @@ class _Tokens:
 
 
 def _parse_joint(
-    toks: _Tokens, parent: int, joints: list[dict], end_sites: dict[int, np.ndarray]
+    toks: _Tokens,
+    parent: int,
+    joints: list[dict],
+    end_sites: dict[int, np.ndarray],
+    depth: int = 0,
 ) -> None:
     """Parse ``NAME { OFFSET ... CHANNELS ... children }`` (the ROOT/JOINT keyword consumed)."""
+    if depth > MAX_JOINT_DEPTH:
+        raise toks.fail(f"JOINTs nested deeper than {MAX_JOINT_DEPTH}")
     name, _ = toks.next("a joint name")
     index = len(joints)
     joint = {"name": name, "parent": parent, "offset": None, "channels": ()}
@@ -187,7 +196,7 @@ def _parse_joint(
         if tok == "}":
             return
         if tok == "JOINT":
-            _parse_joint(toks, index, joints, end_sites)
+            _parse_joint(toks, index, joints, end_sites, depth + 1)
         elif tok == "End":
             toks.expect("Site")
             toks.expect("{")
@@ -202,13 +211,19 @@ def _read_text(path: Path) -> str:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: BVH file not found")
     try:
-        if path.suffix == ".gz":
+        if path.suffix == ".gz":  # in chunks: a small .gz may inflate to anything
             with gzip.open(path, "rb") as fh:
-                raw = fh.read()
+                chunks, size = [], 0
+                while size <= MAX_BVH_BYTES and (chunk := fh.read(_GZ_CHUNK_BYTES)):
+                    chunks.append(chunk)
+                    size += len(chunk)
+                raw = b"".join(chunks)
         else:
             raw = path.read_bytes()
+        if len(raw) > MAX_BVH_BYTES:
+            raise ValueError(f"{path}: more than {MAX_BVH_BYTES} bytes of BVH text")
         return raw.decode("ascii")
-    except (OSError, EOFError, UnicodeDecodeError) as err:
+    except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as err:
         raise ValueError(f"{path}: not a readable BVH text file ({err})") from None
 
 
@@ -252,6 +267,8 @@ def _parse_motion(lines: Sequence[str], start: int, num_channels: int, path: Pat
                 [float(f) for f in fields]
             except ValueError:
                 raise ValueError(f"{path}: line {n}: non-numeric motion value") from None
+        if values is None or values.size != num_frames * num_channels:
+            raise ValueError(f"{path}: motion values are not {num_channels} numbers per frame")
     motion = values.reshape(num_frames, num_channels)
     if not np.all(np.isfinite(motion)):
         raise ValueError(f"{path}: motion holds NaN or infinite values")
@@ -283,12 +300,15 @@ def read_bvh(path: str | os.PathLike) -> Bvh:
     names = tuple(j["name"] for j in joints)
     if len(set(names)) != len(names):
         raise ValueError(f"{path}: joint names are not unique")
+    offsets = np.array([j["offset"] for j in joints], np.float64)
+    if not np.isfinite(offsets).all() or not all(np.isfinite(s).all() for s in end_sites.values()):
+        raise ValueError(f"{path}: OFFSET holds NaN or infinite values")
     channels = tuple(j["channels"] for j in joints)
     frame_time, motion = _parse_motion(lines, motion_at, sum(len(c) for c in channels), path)
     return Bvh(
         names=names,
         parents=tuple(j["parent"] for j in joints),
-        offsets=np.array([j["offset"] for j in joints], np.float64),
+        offsets=offsets,
         channels=channels,
         frame_time=frame_time,
         motion=motion,

@@ -1,4 +1,4 @@
-"""Networks of HMMR (ORIGINAL_SPEC §3): image encoder, temporal encoder, hallucinator,
+"""Networks of HMMR (docs/original_release.md §3): image encoder, temporal encoder, hallucinator,
 IEF regressors, delta predictors, pose discriminator, and their assembly."""
 
 from src.networks.config import ModelConfig

@@ -1,4 +1,4 @@
-"""Every dimension of the HMMR networks in one dataclass (ORIGINAL_SPEC §2.2, §3).
+"""Every dimension of the HMMR networks in one dataclass (docs/original_release.md §2.2, §3).
 
 Defaults are the original release's; tests build reduced widths (e.g. ``phi_dim=64, gn_groups=8``).
 """
@@ -11,7 +11,7 @@ from typing import Any
 from src import constants
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """Sizes of the temporal encoder, hallucinator, regressors and discriminator.
 
@@ -51,7 +51,9 @@ class ModelConfig:
     img_size: int = constants.IMG_SIZE
 
     def __post_init__(self) -> None:
-        self.delta_t_values = tuple(sorted(int(dt) for dt in self.delta_t_values))
+        object.__setattr__(
+            self, "delta_t_values", tuple(sorted(int(dt) for dt in self.delta_t_values))
+        )
         if self.phi_dim % self.gn_groups:
             raise ValueError(
                 f"ModelConfig: gn_groups={self.gn_groups} must divide phi_dim={self.phi_dim}"

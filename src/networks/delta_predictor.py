@@ -1,4 +1,4 @@
-"""Past/future ("delta") regressor for one frame offset dt (ORIGINAL_SPEC §3.6).
+"""Past/future ("delta") regressor for one frame offset dt (docs/original_release.md §3.6).
 
 An IEF with its own weights and 72 outputs, started from the present prediction's pose; the
 result is assembled into an 85-D theta ``[1, 0, 0 | pose at t + dt | present shape]`` (the

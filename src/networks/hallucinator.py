@@ -1,4 +1,4 @@
-"""Hallucinator h (original ``fc2_res``, ORIGINAL_SPEC §3.4).
+"""Hallucinator h (original ``fc2_res``, docs/original_release.md §3.4).
 
 Maps a single frame's static feature phi_t to a guess of its movie strip Phi_t:
 FC(ReLU) -> FC(ReLU) -> FC(linear, near-zero init) -> + phi_t, applied frame-wise.

@@ -1,4 +1,5 @@
-"""The HMMR model: temporal encoder, hallucinator and the shared regressors (ORIGINAL_SPEC §3.1).
+"""The HMMR model: temporal encoder, hallucinator and the shared regressors
+(docs/original_release.md §3.1).
 
 Three uses:
 - training / inference on precomputed phi sequences: ``model(phi (B, T, D), training=...)``;

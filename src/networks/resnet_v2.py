@@ -1,4 +1,4 @@
-"""Image encoder: slim's ``resnet_v2_50`` rebuilt in Keras 3 (ORIGINAL_SPEC §3.2).
+"""Image encoder: slim's ``resnet_v2_50`` rebuilt in Keras 3 (docs/original_release.md §3.2).
 
 Layer names follow the slim scopes with ``/`` -> ``_`` and ``bottleneck_v2`` dropped, so
 ``resnet_v2_50/block2/unit_4/bottleneck_v2/conv2/BatchNorm/gamma`` lives in the Keras layer

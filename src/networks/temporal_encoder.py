@@ -1,4 +1,4 @@
-"""Temporal encoder f_movie (original ``AZ_FC2GN``, ORIGINAL_SPEC §3.3).
+"""Temporal encoder f_movie (original ``AZ_FC2GN``, docs/original_release.md §3.3).
 
 phi (B, T, D) -> movie strip Phi (B, T, D) through ``num_conv_layers`` pre-activation residual
 blocks: GroupNorm -> ReLU -> Conv1D(k=3) -> GroupNorm -> ReLU -> Conv1D(k=3) -> + input.

@@ -5,11 +5,11 @@ returns a new image and leaves its input untouched. Keypoints are in pixels of t
 drawn on; :func:`normalized_to_pixels` converts the pipeline's ``[-1, 1]`` crop coordinates
 (pixel = ``(x + 1) * 112`` for the 224 crop).
 
-The skeleton follows the original's 25-joint drawing (ORIGINAL_SPEC §8 step 9, ``draw_skeleton``
-of the release): heels hang from the OpenPose-style ankles, ankles from knees, hips from shoulders,
-shoulders from the neck, the head chain neck - nose - head top, ears from eyes, toes from ankles.
-Judgement call: the eyes are joined to the nose (the original leaves them floating). A 14-joint
-(LSP) input draws the heel straight to the knee and the neck to the head top.
+The skeleton follows the original's 25-joint drawing (docs/original_release.md §8 step 9,
+``draw_skeleton`` of the release): heels hang from the OpenPose-style ankles, ankles from knees,
+hips from shoulders, shoulders from the neck, the head chain neck - nose - head top, ears from eyes,
+toes from ankles. Judgement call: the eyes are joined to the nose (the original leaves them
+floating). A 14-joint (LSP) input draws the heel straight to the knee and the neck to the head top.
 """
 
 from __future__ import annotations
@@ -257,3 +257,32 @@ def draw_banner(
         out, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, text_color, thickness, cv2.LINE_AA
     )
     return out
+
+
+def banner_strip_height(image_height: int, height_fraction: float = 0.08) -> int:
+    """Height of the strip :func:`add_banner_strip` adds: ``height_fraction`` of the image height,
+    at least 14 px, rounded up to an even number (video encoders want even sizes)."""
+    height = max(14, int(round(image_height * height_fraction)))
+    return height + height % 2
+
+
+def add_banner_strip(
+    image: np.ndarray,
+    text: str = UNTRAINED_WARNING,
+    color: RGB = BANNER_COLOR,
+    text_color: RGB = BANNER_TEXT_COLOR,
+    height_fraction: float = 0.08,
+) -> np.ndarray:
+    """``image`` with a banner strip ABOVE it (nothing of the image is covered).
+
+    The strip is :func:`banner_strip_height` tall, filled with ``color``, ``text`` centred in it
+    (as :func:`draw_banner`).
+
+    Returns:
+        ``(H + strip, W, 3)`` uint8 RGB; rows ``strip:`` are ``image`` unchanged.
+    """
+    image = _check_image(image, "add_banner_strip")
+    strip_h = banner_strip_height(image.shape[0], height_fraction)
+    strip = np.zeros((strip_h, image.shape[1], 3), np.uint8)
+    strip = draw_banner(strip, text, color, text_color, height_fraction=1.0)
+    return np.concatenate([strip, image], axis=0)

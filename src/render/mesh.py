@@ -1,4 +1,5 @@
-"""Headless CPU mesh renderer: a vectorised NumPy z-buffer rasteriser (ORIGINAL_SPEC §8 step 9).
+"""Headless CPU mesh renderer: a vectorised NumPy z-buffer rasteriser (docs/original_release.md §8
+step 9).
 
 The original rendered with the Neural Mesh Renderer on a GPU. This module draws the same pictures
 with NumPy and OpenCV only, so the demo runs anywhere, and :func:`safe_render` makes sure a
@@ -126,6 +127,40 @@ def rotate_about_vertical(vertices: np.ndarray, degrees: float = SIDE_VIEW_DEGRE
     rot = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
     center = vertices.mean(axis=0, keepdims=True)
     return (vertices - center) @ rot.T + center
+
+
+SIDE_VIEW_MARGIN = 0.05  # free border around the body in the side view, fraction of the side
+
+
+def fit_camera(
+    vertices: np.ndarray, img_size: Sequence[int], margin: float = SIDE_VIEW_MARGIN
+) -> np.ndarray:
+    """A weak-perspective camera that frames the body's extent in an image of ``img_size``.
+
+    The vertices' ``x``/``y`` bounding box is centred in the image and scaled so that it fills
+    it up to ``margin`` of each side (the larger of the two fits), whatever camera the body was
+    seen with: the side view always shows the whole body.
+
+    Args:
+        vertices: ``(V, 3)`` model-space points.
+        img_size: ``(H, W)``.
+        margin: free border, a fraction of each image side (``0 <= margin < 0.5``).
+    Returns:
+        ``(3,)`` float64 ``[s, tx, ty]`` for :func:`weak_perspective_to_pixels`.
+    """
+    vertices = _as_vertices(vertices, "fit_camera")
+    height, width = _as_size(img_size)
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f"fit_camera: margin must be in [0, 0.5), got {margin}")
+    half = max(height, width) / 2.0
+    lo, hi = vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)
+    extent = np.maximum(hi - lo, 1e-9)  # (x, y) metres
+    room = (1.0 - 2.0 * margin) * np.array([width, height], np.float64)  # (x, y) pixels
+    scale = float(np.min(room / (extent * half)))
+    center = (lo + hi) / 2.0
+    # x_px = (s (X + t) + 1) * half = W / 2 at the centre: t = (W / (2 half) - 1) / s - X
+    trans = (np.array([width, height], np.float64) / (2.0 * half) - 1.0) / scale - center
+    return np.array([scale, trans[0], trans[1]])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -630,6 +665,22 @@ class FrameVisualizer:
         frame = np.asarray(frame)
         return self._view(vertices, cam_frame, frame, frame.shape[:2])
 
+    def side_view(self, vertices: np.ndarray, img_size: Sequence[int]) -> np.ndarray:
+        """The body turned about the vertical axis, on white, framed to its extent
+        (:func:`fit_camera`): the whole body shows whatever the frame's camera.
+
+        Returns:
+            ``(H, W, 3)`` uint8 RGB.
+        """
+        size = _as_size(img_size)
+        try:
+            side = rotate_about_vertical(vertices, self.side_view_degrees)
+            cam = fit_camera(side, size)
+        except Exception as error:  # noqa: BLE001 - rendering must never stop inference
+            _warn_once(error)
+            return _fallback(None, None, size)[0]
+        return self._view(side, cam, None, size)
+
     def crop_grid(
         self,
         vertices: np.ndarray,
@@ -657,10 +708,5 @@ class FrameVisualizer:
         except Exception as error:  # noqa: BLE001
             _warn_once(error)
             skeleton = crop_u8
-        try:
-            side = rotate_about_vertical(vertices, self.side_view_degrees)
-        except Exception as error:  # noqa: BLE001
-            _warn_once(error)
-            side = vertices
-        side_view = self._view(side, cam_crop, None, size)
+        side_view = self.side_view(vertices, size)
         return overlay_grid(mesh_on_crop, skeleton, frame_overlay, side_view, size[0])

@@ -1,4 +1,4 @@
-"""Reading, validating and saving body-model files (ORIGINAL_SPEC §4.1), without chumpy.
+"""Reading, validating and saving body-model files (docs/original_release.md §4.1), without chumpy.
 
 The official SMPL ``.pkl`` files are Python 2 pickles that hold chumpy ``Ch`` arrays and a scipy
 ``csc_matrix`` ``J_regressor``. Unpickling them with the standard loader would need chumpy
@@ -18,6 +18,7 @@ Public functions: :func:`load_smpl_params` (any ``.pkl`` / ``.npz``), :func:`val
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import tempfile
@@ -42,6 +43,30 @@ REQUIRED_KEYS = (
 EXTRA_REGRESSOR_KEYS = ("cocoplus_regressor", "joint_regressor")  # file key -> "joint_regressor"
 
 _MAX_CHUMPY_DEPTH = 64
+# Largest array a body-model file may declare (SMPL's biggest, posedirs, is 6890 x 3 x 207 float64
+# = 34 MB): a corrupt or hostile file claiming more is refused before anything is allocated.
+MAX_ARRAY_BYTES = 1 << 30
+MAX_LIST_ELEMENTS = 5_000_000  # arrays stored as nested lists (counted in Python: kept smaller)
+
+
+def _check_size(shape: Any, itemsize: int, what: str) -> tuple[int, ...]:
+    """``shape`` as a tuple of ints, refused (ValueError) when negative or over
+    :data:`MAX_ARRAY_BYTES` at ``itemsize`` bytes per element."""
+    try:
+        dims = tuple(int(d) for d in (shape if isinstance(shape, tuple | list) else (shape,)))
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: shape {shape!r} is not a tuple of integers") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"{what}: negative dimension in shape {dims}")
+    count = 1
+    for d in dims:
+        count *= d  # Python ints: no overflow
+    if count * max(int(itemsize), 1) > MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"{what}: shape {dims} would need {count * max(int(itemsize), 1):.3g} bytes, more "
+            f"than the {MAX_ARRAY_BYTES} a body-model array may take"
+        )
+    return dims
 
 
 class UnsafePickleError(ValueError):
@@ -74,7 +99,7 @@ class SparseStandIn:
 
     def toarray(self) -> np.ndarray:
         """Dense float64 array of shape ``_shape``; duplicate entries are summed (as scipy does)."""
-        shape = tuple(int(s) for s in self._field("_shape", "shape"))
+        shape = _check_size(tuple(self._field("_shape", "shape")), 8, "sparse matrix")
         if len(shape) != 2:
             raise ValueError(f"sparse matrix shape {shape} is not 2-D")
         data = np.asarray(_as_array(self._field("data")), dtype=np.float64).ravel()
@@ -98,7 +123,7 @@ class SparseStandIn:
             rows.min() < 0 or cols.min() < 0 or rows.max() >= shape[0] or cols.max() >= shape[1]
         ):
             raise ValueError(f"sparse matrix index out of range for shape {shape}")
-        dense = np.zeros(shape, dtype=np.float64)
+        dense = np.zeros(_check_size(shape, 8, "sparse matrix"), dtype=np.float64)
         np.add.at(dense, (rows, cols), data)
         return dense
 
@@ -188,18 +213,34 @@ def _safe_reconstructor(cls: Any, base: Any, state: Any) -> Any:
     raise UnsafePickleError(f"copy_reg._reconstructor called with {cls!r}, {base!r}")
 
 
+def _bounded_ndarray(shape: Any, dtype: Any = float, *args: Any, **kwargs: Any) -> np.ndarray:
+    """``numpy.ndarray`` as a pickle global: its size is checked before it is allocated."""
+    dtype = np.dtype(dtype)
+    return np.ndarray(_check_size(shape, dtype.itemsize, "pickled array"), dtype, *args, **kwargs)
+
+
 def _numpy_globals() -> dict[tuple[str, str], Any]:
     try:  # numpy >= 2
         from numpy._core import multiarray, numeric
     except ImportError:  # numpy 1.26
         from numpy.core import multiarray, numeric
 
+    def bounded_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
+        """``_reconstruct(ndarray, shape, dtype)`` (numpy's pickles: shape ``(0,)``, the data
+        comes in ``__setstate__``), refusing other classes and huge shapes."""
+        if subtype is not _bounded_ndarray and subtype is not np.ndarray:
+            raise UnsafePickleError(f"_reconstruct called with {subtype!r}")
+        dtype = np.dtype(dtype)
+        return multiarray._reconstruct(
+            np.ndarray, _check_size(shape, dtype.itemsize, "pickled array"), dtype
+        )
+
     table: dict[tuple[str, str], Any] = {
         ("numpy", "dtype"): np.dtype,
-        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "ndarray"): _bounded_ndarray,
     }
     for core in ("numpy.core", "numpy._core"):
-        table[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        table[(f"{core}.multiarray", "_reconstruct")] = bounded_reconstruct
         table[(f"{core}.multiarray", "scalar")] = multiarray.scalar
         table[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer
     return table
@@ -261,15 +302,25 @@ def safe_load_pickle(path: str | os.PathLike) -> Any:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: body-model file not found")
-    with open(path, "rb") as fh:
-        try:
-            return RestrictedUnpickler(fh, path).load()
-        except UnsafePickleError:
-            raise
-        except Exception as err:  # corrupt/truncated pickles raise many types
-            raise ValueError(
-                f"{path}: not a readable pickle ({type(err).__name__}: {err})"
-            ) from None
+    # Read into memory first: a length field claiming gigabytes then reads what the file holds
+    # instead of having the buffered file reader allocate the claimed size.
+    data = path.read_bytes()
+    if not data:
+        raise ValueError(f"{path}: empty file (0 bytes), expected a pickled body model")
+    try:
+        return RestrictedUnpickler(io.BytesIO(data), path).load()
+    except UnsafePickleError as err:
+        message = str(err)
+        raise UnsafePickleError(
+            message if message.startswith(str(path)) else f"{path}: {message}"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable pickle (nested too deeply)") from None
+    except Exception as err:  # corrupt/truncated pickles raise many types
+        message = " ".join(str(err).split())[:200]
+        raise ValueError(
+            f"{path}: not a readable pickle ({type(err).__name__}: {message})"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,9 +335,33 @@ def _as_array(value: Any, depth: int = 0) -> np.ndarray:
         return value.toarray()
     if isinstance(value, np.ndarray):
         return value
-    if isinstance(value, list | tuple | int | float | np.generic):
+    if isinstance(value, list | tuple):
+        count_elements(value)  # shared sub-lists: a small pickle, a huge nested list
+        return np.asarray(value)
+    if isinstance(value, int | float | np.generic):
         return np.asarray(value)
     raise ValueError(f"cannot read an array from an object of type {type(value).__name__}")
+
+
+def count_elements(value: Any, limit: int = MAX_LIST_ELEMENTS) -> int:
+    """Elements of nested lists, tuples and dicts (an array counts as one), refused past
+    ``limit``: a pickle can share one list many times over, so that a few hundred bytes unfold
+    into an exponentially large nested list. Counting stops at ``limit`` (bounded time).
+
+    Raises:
+        ValueError: more than ``limit`` elements.
+    """
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        count += 1
+        if count > limit:
+            raise ValueError(f"nested lists of more than {limit} elements")
+    return count
 
 
 def _raw_arrays(path: Path) -> dict[str, Any]:
@@ -310,6 +385,8 @@ def _fetch(raw: dict[str, Any], key: str, path: Path, dtype: Any) -> np.ndarray:
         arr = _as_array(raw[key])
     except ValueError as err:
         raise ValueError(f"{path}: key '{key}': {err}") from None
+    if np.asarray(arr).dtype.kind not in "biuf":  # complex would lose its imaginary part
+        raise ValueError(f"{path}: key '{key}' is not real numbers (dtype {arr.dtype})")
     try:
         return np.asarray(arr, dtype=dtype)
     except (TypeError, ValueError):

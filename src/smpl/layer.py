@@ -15,7 +15,7 @@ from src.smpl.io import load_smpl_params
 
 @keras.saving.register_keras_serializable(package="hmmr")
 class SMPL(keras.layers.Layer):
-    """The body model (SMPL or the stand-in) as a Keras layer (ORIGINAL_SPEC §4.2).
+    """The body model (SMPL or the stand-in) as a Keras layer (docs/original_release.md §4.2).
 
     The model arrays are non-trainable weights, so a saved model carries them; the vertex count
     V and joint count K come from the file.

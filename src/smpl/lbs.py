@@ -1,4 +1,4 @@
-"""The body model's forward pass as small stateless tf functions (ORIGINAL_SPEC §4.2).
+"""The body model's forward pass as small stateless tf functions (docs/original_release.md §4.2).
 
 Usable without Keras; every function works in float32 and float64 (the dtype of its inputs).
 The recipe, as in the original ``batch_smpl.py``:

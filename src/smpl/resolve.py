@@ -1,7 +1,10 @@
 """Which body-model file a run uses: ``--smpl_model_path`` -> file, with the stand-in fallback.
 
 Every tool (training, evaluation, export, demo) resolves the flag here, so they agree on when the
-generated stand-in body model is used and say so the same way.
+generated stand-in body model is used and say so the same way. Evaluation, export and the demo
+fall back to the stand-in (with a loud warning) when the default file is absent
+(:func:`resolve_body_model`); training never does: it uses the stand-in only when asked for it
+by name (:func:`require_body_model`).
 """
 
 from __future__ import annotations
@@ -90,5 +93,34 @@ def resolve_body_model(flag: str | os.PathLike | None) -> BodyModelChoice:
         path = Path(flag)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: body model file not found (--smpl_model_path)")
+    return _choice(path)
+
+
+def _choice(path: Path) -> BodyModelChoice:
     mean = path.parent / paths.MEAN_PARAMS_FILENAME
     return BodyModelChoice(path, is_standin_file(path), mean if mean.is_file() else None)
+
+
+def require_body_model(flag: str | os.PathLike | None) -> BodyModelChoice:
+    """``--smpl_model_path`` -> the file to load, without fallback (training: a run on the
+    stand-in by accident would waste days).
+
+    - ``"standin"``: the generated stand-in, chosen explicitly;
+    - ``None``/empty or any path: that file (the default path anchored at the repository root),
+      which must exist.
+
+    Raises:
+        FileNotFoundError: the file does not exist; the one-line message says how to opt in to
+            the stand-in (``--smpl_model_path=standin``).
+    """
+    if flag is not None and str(flag) == paths.STANDIN_NAME:
+        return _standin()
+    default = flag is None or str(flag) == "" or _is_default(flag)
+    path = paths.SMPL_MODEL_PATH if default else Path(flag)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: body model file not found (--smpl_model_path); put the SMPL file there "
+            f"(README, 'Using the released model') or pass --smpl_model_path={paths.STANDIN_NAME} "
+            "to train on the generated stand-in body model"
+        )
+    return _choice(path)

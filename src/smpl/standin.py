@@ -11,7 +11,7 @@ left, +z its front, about 1.7 m tall) with the same keys and shapes as an SMPL `
 - ``shapedirs`` (V, 3, 10): height, girth, leg/arm/torso length, shoulder/hip width, belly,
   head size, limb girth (metres per unit beta),
 - ``posedirs`` (V, 3, 207): small corrective offsets near the joints,
-- ``cocoplus_regressor`` sparse (25, V): the 25 HMMR joints (ORIGINAL_SPEC §4.3) at their
+- ``cocoplus_regressor`` sparse (25, V): the 25 HMMR joints (docs/original_release.md §4.3) at their
   anatomical spots (heels below/behind the ankles, eyes/ears/nose/head top on the head surface,
   toes on the feet, ...).
 

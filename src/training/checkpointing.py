@@ -81,6 +81,12 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> str | None:
     return tf.train.latest_checkpoint(str(checkpoint_dir(run_dir)))
 
 
+def has_checkpoint(run_dir: str | os.PathLike) -> bool:
+    """Whether the run has recorded a checkpoint (its ``ckpt/checkpoint`` index file exists;
+    a file check, safe before the strategy is built)."""
+    return (checkpoint_dir(run_dir) / "checkpoint").is_file()
+
+
 def checkpoint_step(prefix: str) -> int:
     """The step stored in a checkpoint."""
     return int(tf.train.load_checkpoint(prefix).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))

@@ -1,10 +1,11 @@
-"""Every flag of the original trainer with its name and default (ORIGINAL_SPEC §2), plus the few
-this port adds (distribution, XLA, mixed precision, checkpoint cadence, reduced widths).
+"""Every flag of the original trainer with its name and default (docs/original_release.md §2), plus
+the few this port adds (distribution, XLA, mixed precision, checkpoint cadence, reduced widths).
 
 Defined once, with absl, by :func:`define_flags`; ``--flagfile configs/FILE.cfg`` works as in any
 absl program. The resolved values are saved as ``params.json`` in the run directory
-(:func:`save_params`); a resumed run takes the saved value of every flag not given on its
-command line and reports the ones that differ (:func:`merge_saved_params`).
+(:func:`save_params`); a resumed run takes the saved value of every flag not typed on its
+command line (a flagfile given again does not override them, :func:`typed_flag_names`) and
+reports the ones that differ (:func:`merge_saved_params`).
 
 Flags kept for compatibility but without effect here (the original ignored most of them too):
 ``smpl_face_path`` (faces come from the body-model file), ``e_wd``/``d_wd`` (the original never
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from absl import flags
 
 from src import constants, paths
 from src.networks.config import ModelConfig
+from src.training import config as train_config
 from src.training.strategy import STRATEGIES
 
 PARAMS_FILE = "params.json"
@@ -97,8 +99,8 @@ def _define_paths(fv: flags.FlagValues) -> None:
         "smpl_model_path",
         DEFAULT_SMPL_MODEL_PATH,
         "Neutral SMPL with the 25-joint regressor; its directory also holds "
-        "neutral_smpl_meanwjoints.h5. 'standin' = the generated stand-in body model (also the "
-        "fallback, with a warning, when the default file is absent).",
+        "neutral_smpl_meanwjoints.h5. Must exist; 'standin' = the generated stand-in body "
+        "model (training never falls back to it on its own).",
     )
     _string(
         fv,
@@ -113,7 +115,8 @@ def _define_paths(fv: flags.FlagValues) -> None:
         list(DEFAULT_PRETRAINED),
         "Weights folder(s) to initialise from when the run has no checkpoint: a converted HMR "
         "checkpoint (ief_regressor [+ resnet_v2_50]) initialises the present IEF and mean theta, "
-        "a converted HMMR one every encoder part (§3.10). Empty = from scratch.",
+        "a converted HMMR one every encoder part (§3.10). Each must exist (not read when the "
+        "run resumes from a checkpoint); empty = from scratch.",
     )
     _string(fv, "data_dir", None, "TFRecord root: <data_dir>/<dataset>/train/*.tfrecord.")
     _log_dir(fv)
@@ -424,9 +427,39 @@ def load_params(run_dir: str | os.PathLike) -> dict[str, Any]:
     return params
 
 
+def typed_flag_names(argv: Sequence[str], fv: flags.FlagValues) -> frozenset[str]:
+    """The training flags typed on the command line itself (``argv[1:]``), not read from a
+    flagfile.
+
+    absl marks a flag ``present`` whether it came from the command line or from a
+    ``--flagfile``; a resumed run must tell them apart (a flagfile given again on resume must not
+    override ``params.json``), so the tokens are read here: ``--name=value``, ``--name value``,
+    ``--name`` / ``--noname`` for booleans, with one or two dashes; ``--flagfile`` and what it
+    holds do not count; reading stops at ``--``.
+    """
+    names = set(flag_names())
+    typed: set[str] = set()
+    tokens = iter(argv[1:])
+    for token in tokens:
+        if token == "--":
+            break
+        if not token.startswith("-") or token == "-":
+            continue
+        name, has_value, _ = token.lstrip("-").partition("=")
+        if name in names:
+            typed.add(name)
+            if not has_value and not fv[name].boolean:
+                next(tokens, None)  # --name value
+        elif name.startswith("no") and name[2:] in names and fv[name[2:]].boolean:
+            typed.add(name[2:])
+        elif name == "flagfile" and not has_value:
+            next(tokens, None)
+    return frozenset(typed)
+
+
 @dataclasses.dataclass(frozen=True)
 class FlagDifference:
-    """A flag whose value on this command line differs from the saved run's."""
+    """A flag whose value in this invocation differs from the saved run's."""
 
     name: str
     saved: Any
@@ -436,33 +469,56 @@ class FlagDifference:
         return f"--{self.name}: saved {self.saved!r}, now {self.current!r}"
 
 
-def merge_saved_params(
-    fv: flags.FlagValues, saved: Mapping[str, Any], ignore: Iterable[str] = RUN_LOCATION_FLAGS
-) -> list[FlagDifference]:
-    """Resume semantics: flags not given on the command line take the saved values; flags given
-    and different are returned (the caller reports them).
+@dataclasses.dataclass(frozen=True)
+class ResumeMerge:
+    """What :func:`merge_saved_params` did.
 
+    Attributes:
+        changed: flags typed on the command line whose value differs from ``params.json``: the
+            command line wins.
+        kept: flags set by a flagfile (or a default) whose value differs from ``params.json``:
+            the saved value wins (``current`` is the flagfile's, not applied).
+    """
+
+    changed: tuple[FlagDifference, ...] = ()
+    kept: tuple[FlagDifference, ...] = ()
+
+
+def merge_saved_params(
+    fv: flags.FlagValues,
+    saved: Mapping[str, Any],
+    typed: Collection[str],
+    ignore: Iterable[str] = RUN_LOCATION_FLAGS,
+) -> ResumeMerge:
+    """Resume semantics: ``params.json`` wins except for the flags typed on the command line
+    (``typed``, see :func:`typed_flag_names`); flags from a flagfile take the saved values too.
+
+    Returns:
+        The typed flags that differ (``changed``) and the flagfile values that were not applied
+        (``kept``), for the caller to report.
     Raises:
-        ValueError: an architecture flag (:data:`ARCHITECTURE_FLAGS`) differs, which would make
-            the checkpoint unusable; the message lists every such flag.
+        ValueError: an architecture flag (:data:`ARCHITECTURE_FLAGS`) typed with another value,
+            which would make the checkpoint unusable; the message lists every such flag.
     """
     ignore = set(ignore)
-    differences = []
+    changed, kept = [], []
     for name in flag_names():
         if name in ignore or name not in saved:
             continue
         current = _jsonable(fv[name].value)
-        if not fv[name].present:
-            if current != saved[name]:
-                fv[name].value = saved[name]
+        if current == saved[name]:
             continue
-        if current != saved[name]:
-            differences.append(FlagDifference(name, saved[name], current))
-    fatal = [d for d in differences if d.name in ARCHITECTURE_FLAGS]
+        if name in typed:
+            changed.append(FlagDifference(name, saved[name], current))
+            continue
+        if fv[name].present:
+            kept.append(FlagDifference(name, saved[name], current))
+        fv[name].value = saved[name]
+    fatal = [d for d in changed if d.name in ARCHITECTURE_FLAGS]
     if fatal:
         listed = "; ".join(str(d) for d in fatal)
         raise ValueError(f"resumed run's architecture flags differ from its params.json: {listed}")
-    return differences
+    return ResumeMerge(tuple(changed), tuple(kept))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -478,19 +534,9 @@ def delta_t_values(fv: flags.FlagValues) -> tuple[int, ...]:
 
 
 def model_config_from_flags(fv: flags.FlagValues) -> ModelConfig:
-    """The :class:`ModelConfig` the flags describe (phi width ``--phi_dim``, the records')."""
-    return ModelConfig(
-        phi_dim=fv.phi_dim,
-        num_conv_layers=0 if fv.use_hmr_only else fv.num_conv_layers,
-        num_ief_stages=fv.num_stage,
-        dropout_rate=fv.dropout_rate,
-        delta_t_values=delta_t_values(fv),
-        ief_hidden=fv.ief_hidden,
-        hallucinator_hidden=fv.hallucinator_hidden,
-        disc_joint_hidden=fv.disc_joint_hidden,
-        disc_all_hidden=fv.disc_all_hidden,
-        img_size=fv.img_size,
-    )
+    """The :class:`ModelConfig` the flags describe (phi width ``--phi_dim``, the records'), read
+    as :meth:`~src.training.config.TrainConfig.from_flags` reads it."""
+    return train_config.model_config_from_values(resolved_params(fv))
 
 
 _ONLY_VALUES = {

@@ -2,7 +2,7 @@
 
     python -m src.training.make_quick_data --out data/quick
 
-Writes, in the layout and schema of the real data (ORIGINAL_SPEC §6.1, §6.3):
+Writes, in the layout and schema of the real data (docs/original_release.md §6.1, §6.3):
 
 - ``<out>/h36m/train/quick_h36m-0000i-of-0000n.tfrecord``: tracks with 2D keypoints, 3D joints
   and SMPL ground truth (the 3D side of the split-balanced mix);

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import tensorflow as tf
 from absl import logging
@@ -85,4 +86,43 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
         task_type == "worker"
         and worker_index(strategy) == 0
         and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+_REMOTE_TASK = re.compile(r"/job:(\w+)/replica:\d+/task:(\d+)")
+_PEER_ERRORS = (
+    tf.errors.UnavailableError,
+    tf.errors.DeadlineExceededError,
+    tf.errors.AbortedError,
+    tf.errors.CancelledError,
+)
+_PEER_WORDS = ("reset by peer", "unavailable", "deadline", "timed out", "heartbeat", "check alive")
+
+
+def op_error_line(err: tf.errors.OpError) -> str:
+    """One line for a failed op: for a multi-worker step that failed because a peer is gone (its
+    connection reset, or TF's health check, every 30 s with a 10 s timeout, aborted the
+    collectives) the peer and what to do; otherwise the first line of the message that says
+    something (not ``Graph execution error:``, not a node trace)."""
+    text = err.message or ""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = next(
+        (
+            line
+            for line in lines
+            if not line.startswith(("Graph execution error", "Detected at node", "File ", "["))
+        ),
+        lines[0] if lines else type(err).__name__,
+    )
+    if not isinstance(err, _PEER_ERRORS):
+        return detail
+    match = _REMOTE_TASK.search(text)
+    reason = next((line for line in lines if any(w in line.lower() for w in _PEER_WORDS)), None)
+    if match is None and reason is None:
+        return detail
+    peer = f"{match.group(1)} {match.group(2)}" if match else "a peer worker"
+    return (
+        f"lost {peer} of the multi-worker cluster ({type(err).__name__}: {reason or detail}); "
+        "this worker stops too: restart every worker with the same command to resume from the "
+        "last checkpoint"
     )

@@ -62,6 +62,7 @@ from src.networks.discriminator import PoseDiscriminator
 from src.networks.hmmr import HMMR
 from src.networks.ief_regressor import initial_mean_theta
 from src.networks.outputs import theta_to_body
+from src.training.config import TrainSettings
 
 ADAM_BETA_1 = 0.9
 ADAM_BETA_2 = 0.999
@@ -69,27 +70,6 @@ ADAM_EPSILON = 1e-8  # TF1 AdamOptimizer's; Keras' default is 1e-7
 BATCH_KEYS = ("phi", "kp2d", "pose", "shape", "joints3d", "has_3d_joints", "has_smpl")
 MOCAP_KEY = "mocap_pose"
 _REDUCE = tf.distribute.ReduceOp.SUM
-
-
-@dataclasses.dataclass
-class TrainSettings:
-    """What the step needs besides the model and loss configurations.
-
-    Args:
-        batch_size: GLOBAL batch B (sequences); divided over the replicas.
-        seq_length: T.
-        e_lr: encoder Adam learning rate.
-        d_lr: discriminator Adam learning rate.
-        xla: compile the forward pass (and its gradient) with XLA.
-        mixed_precision: ``mixed_float16`` compute and dynamic loss scaling.
-    """
-
-    batch_size: int = 8
-    seq_length: int = 20
-    e_lr: float = 1e-5
-    d_lr: float = 1e-4
-    xla: bool = False
-    mixed_precision: bool = False
 
 
 def _adam(learning_rate: float, name: str, mixed_precision: bool) -> keras.optimizers.Optimizer:
@@ -426,11 +406,15 @@ def _initialize_from_one(model: HMMR, path: str, use_hmr_ief_init: bool) -> str:
     return f"{folder}: holds {sorted(parts)}; nothing to initialise with precomputed phi"
 
 
-def resolve_pretrained_paths(paths: Sequence[str], explicit: bool) -> list[str]:
-    """The weights folders among ``--pretrained_model_path``.
+def resolve_pretrained_paths(paths: Sequence[str]) -> list[str]:
+    """The weights folders among ``--pretrained_model_path`` (empty entries dropped).
 
-    A missing DEFAULT path is skipped with a warning (training from scratch); a TF1 checkpoint
-    prefix or a missing explicit path is an error naming it.
+    Every named folder must exist: a missing one (the default included) is an error naming it
+    and saying how to train from scratch (``--pretrained_model_path=``); a TF1 checkpoint
+    prefix is an error saying to convert it first.
+
+    Raises:
+        ValueError: one line naming the folder.
     """
     found = []
     for path in paths:
@@ -438,21 +422,17 @@ def resolve_pretrained_paths(paths: Sequence[str], explicit: bool) -> list[str]:
             continue
         try:
             found.append(str(weights_dir.resolve(path)))
-            continue
         except weights_dir.WeightsDirError as err:
             if Path(str(path) + ".index").is_file():
                 raise ValueError(
                     f"{path}: a TF1 checkpoint; convert it first with `python -m src.convert` and "
                     "pass the weights folder"
                 ) from err
-            if explicit:
-                raise ValueError(f"--pretrained_model_path: {err}") from err
-        logging.warning(
-            "!!! --pretrained_model_path default %s not found: the IEF starts from scratch, not "
-            "from HMR. Convert the released checkpoint with `python -m src.convert` for the "
-            "original initialisation.",
-            path,
-        )
+            raise ValueError(
+                f"--pretrained_model_path: {err}; convert the released HMR checkpoint with "
+                "`python -m src.convert` (docs/converting_checkpoints.md) or pass "
+                "--pretrained_model_path= to train from scratch"
+            ) from err
     return found
 
 

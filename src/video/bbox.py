@@ -1,4 +1,5 @@
-"""The original's per-track bbox smoothing and 224x224 crops (ORIGINAL_SPEC §8 steps 5-6).
+"""The original's per-track bbox smoothing and 224x224 crops (docs/original_release.md §8 steps
+5-6).
 
 Step 5, per frame: the box of the keypoints whose confidence exceeds ``vis_thresh`` (0.1) gives a
 centre and a scale ``150 / diagonal`` (frames whose diagonal is under 0.5 px count as missing).
@@ -241,7 +242,7 @@ def _resize_taps(
 def crop_frame(
     frame: np.ndarray, center: np.ndarray, scale: float, img_size: int = IMG_SIZE
 ) -> tuple[np.ndarray, CropParams]:
-    """The 224x224 crop of ORIGINAL_SPEC §8 step 6, values in [-1, 1].
+    """The 224x224 crop of docs/original_release.md §8 step 6, values in [-1, 1].
 
     Args:
         frame: ``(H, W, 3)`` uint8 RGB (or float in [-1, 1]).

@@ -1,7 +1,7 @@
 """Video in and out with OpenCV: streaming frame readers and an mp4 writer.
 
-Replaces the original's ``ffmpeg`` PNG dump (ORIGINAL_SPEC §8 step 1): frames are decoded one at a
-time, so memory does not grow with the length of the video, and the source fps is kept (the
+Replaces the original's ``ffmpeg`` PNG dump (docs/original_release.md §8 step 1): frames are decoded
+one at a time, so memory does not grow with the length of the video, and the source fps is kept (the
 original forced 25 fps on its output).
 
 Frames are RGB ``uint8`` arrays ``(H, W, 3)``. OpenCV applies a video's rotation metadata, so a

@@ -1,6 +1,7 @@
 """Person tracks: per-frame detections from several sources, linked over time.
 
-ORIGINAL_SPEC §8 steps 2-4 ran AlphaPose and PoseFlow; here the per-frame people come from the
+docs/original_release.md §8 steps 2-4 ran AlphaPose and PoseFlow; here the per-frame people come
+from the
 built-in BlazePose (``src.video.blazepose``) or from files a user already has:
 
 - OpenPose JSON, one file per frame (``*_000000000012_keypoints.json``): BODY_25
@@ -29,11 +30,12 @@ of frames seen, longest first; ``--track_id k`` picks the k-th (clamped), ``--al
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +60,9 @@ MIN_LINK_IOU = 0.1  # a link needs this box IoU ...
 MAX_LINK_KP_DIST = 0.5  # ... or a mean keypoint distance under this fraction of the box diagonal
 MIN_COMMON_KPS = 3  # keypoints seen in both frames needed for a keypoint distance
 _NO_LINK = 1e6
+# Largest frame number a tracks file may name: the readers allocate a list of frames up to it,
+# so a corrupt number (1e12) is refused instead (a day of 25 fps video is 2.2M frames).
+MAX_FRAME_INDEX = 10_000_000
 
 
 @dataclass
@@ -148,7 +153,9 @@ def box_of_points(points: np.ndarray, min_conf: float = 0.0) -> np.ndarray | Non
 
 
 def detection_from_keypoints(
-    points: np.ndarray, mapping: Sequence[int | None], track_id: int | None = None,
+    points: np.ndarray,
+    mapping: Sequence[int | None],
+    track_id: int | None = None,
     score: float | None = None,
 ) -> Detection | None:
     """A :class:`Detection` from source keypoints ``(J, 3)``; ``None`` if no point is seen.
@@ -183,18 +190,46 @@ def detections_from_poses(poses: Iterable) -> FrameDetections:
 # Readers
 
 
+def _file_errors(read: Callable) -> Callable:
+    """Readers of outside files fail with one line naming the file: whatever a malformed file
+    raises deep inside (a string where numbers belong, a JSON nested too deeply, a CSV field
+    over the csv module's limit) becomes a ``ValueError`` starting with the path (the first
+    argument); missing files stay ``FileNotFoundError``."""
+
+    @functools.wraps(read)
+    def reader(path, *args, **kwargs):
+        try:
+            return read(path, *args, **kwargs)
+        except RecursionError:
+            raise ValueError(f"{path}: nested too deeply to read") from None
+        except (
+            TypeError, ValueError, IndexError, KeyError, AttributeError, OverflowError, csv.Error
+        ) as err:  # fmt: skip
+            message = " ".join(str(err).split())
+            if message.startswith(str(path)) and type(err) is ValueError:
+                raise
+            raise ValueError(
+                f"{path}: unexpected content ({type(err).__name__}: {message[:200]})"
+            ) from None
+
+    return reader
+
+
 def _load_json(path: Path) -> object:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: keypoint file not found")
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not valid JSON ({err})") from None
 
 
 def _reshape_points(values: object, path: Path, what: str) -> np.ndarray:
-    points = np.asarray(values, dtype=np.float64)
+    try:
+        points = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{path}: {what} must be a list of numbers") from None
     if points.size % 3:
         raise ValueError(f"{path}: {what} must hold (x, y, confidence) triples, got {points.size}")
     return points.reshape(-1, 3)
@@ -212,6 +247,8 @@ def parse_openpose(data: object, path: Path) -> FrameDetections:
         raise ValueError(f"{path}: expected OpenPose JSON with a 'people' list")
     out = []
     for person in data["people"]:
+        if not isinstance(person, dict):
+            raise ValueError(f"{path}: expected each person as a JSON object")
         key = "pose_keypoints_2d" if "pose_keypoints_2d" in person else "pose_keypoints"
         if key not in person:
             raise ValueError(f"{path}: person without pose_keypoints_2d / pose_keypoints")
@@ -228,6 +265,7 @@ def parse_openpose(data: object, path: Path) -> FrameDetections:
     return out
 
 
+@_file_errors
 def read_openpose_json(path: str | os.PathLike) -> FrameDetections:
     """People of one OpenPose per-frame JSON file."""
     path = Path(path)
@@ -250,6 +288,8 @@ def _frames_from_named(
         log.warning("%s: frame numbers not found in every name; using sorted name order", where)
         indices = {name: i for i, name in enumerate(sorted(named))}
     length = max(indices.values(), default=-1) + 1
+    if length - 1 > MAX_FRAME_INDEX:
+        raise ValueError(f"{where}: frame number {length - 1} is over {MAX_FRAME_INDEX}")
     if num_frames is not None:
         length = max(length, num_frames)
     frames: list[FrameDetections] = [[] for _ in range(length)]
@@ -258,6 +298,7 @@ def _frames_from_named(
     return frames
 
 
+@_file_errors
 def read_openpose_folder(
     folder: str | os.PathLike, num_frames: int | None = None
 ) -> list[FrameDetections]:
@@ -278,7 +319,7 @@ def read_openpose_folder(
 
 
 def _alphapose_detection(person: dict, path: Path, score_key: str) -> Detection | None:
-    if "keypoints" not in person:
+    if not isinstance(person, dict) or "keypoints" not in person:
         raise ValueError(f"{path}: AlphaPose person without 'keypoints'")
     points = _reshape_points(person["keypoints"], path, "keypoints")
     coco = SOURCE_NUM_JOINTS["coco17"]
@@ -294,6 +335,7 @@ def _alphapose_detection(person: dict, path: Path, score_key: str) -> Detection 
     )
 
 
+@_file_errors
 def read_alphapose_json(
     path: str | os.PathLike, num_frames: int | None = None
 ) -> list[FrameDetections]:
@@ -335,20 +377,26 @@ def _parse_box_row(row: list[str], path: Path, line: int) -> tuple[int, Detectio
     except ValueError:
         raise ValueError(f"{path}:{line}: expected numbers in frame,track_id,x1,y1,x2,y2") from None
     box = np.asarray(values[:4])
-    if frame < 0 or box[2] <= box[0] or box[3] <= box[1]:
-        raise ValueError(f"{path}:{line}: expected frame >= 0 and x2 > x1, y2 > y1, got {row}")
+    if not np.isfinite(values).all():
+        raise ValueError(f"{path}:{line}: expected finite numbers, got {row}")
+    if not 0 <= frame <= MAX_FRAME_INDEX or box[2] <= box[0] or box[3] <= box[1]:
+        raise ValueError(
+            f"{path}:{line}: expected 0 <= frame <= {MAX_FRAME_INDEX} and x2 > x1, y2 > y1, "
+            f"got {row}"
+        )
     score = values[4] if len(values) == 5 else 1.0
     det = Detection(np.zeros((NUM_KPS, 3)), box, score, track if track >= 0 else None, False)
     return frame, det
 
 
+@_file_errors
 def read_box_file(path: str | os.PathLike, num_frames: int | None = None) -> list[FrameDetections]:
     """Detections per frame from a ``frame,track_id,x1,y1,x2,y2[,score]`` CSV (see module doc)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: box file not found")
     rows: list[tuple[int, Detection]] = []
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         for line, row in enumerate(csv.reader(f), start=1):
             row = [v.strip() for v in row]
             if not row or not row[0] or row[0].startswith("#") or row[0].lower() == "frame":
@@ -363,6 +411,7 @@ def read_box_file(path: str | os.PathLike, num_frames: int | None = None) -> lis
     return frames
 
 
+@_file_errors
 def read_detections(
     path: str | os.PathLike, num_frames: int | None = None
 ) -> list[FrameDetections]:

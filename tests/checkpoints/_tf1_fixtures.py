@@ -1,4 +1,5 @@
-"""TF1-format checkpoints with the original names (ORIGINAL_SPEC §3.10), built the TF1 way.
+"""TF1-format checkpoints with the original names (docs/original_release.md §3.10), built the TF1
+way.
 
 Variables are created with ``tf.compat.v1.get_variable`` inside ``variable_scope``s in a TF1 graph,
 optionally trained one step by two Adam optimisers sharing ``global_step`` (as the original

@@ -28,6 +28,7 @@ from src.networks.config import ModelConfig
 from src.networks.discriminator import PoseDiscriminator
 from src.networks.hmmr import HMMR
 from src.networks.resnet_v2 import build_resnet_v2_50
+from tests.timeouts import scaled
 
 try:
     from . import _tf1_fixtures as fx
@@ -273,7 +274,7 @@ def test_entry_point_runs_as_a_module_on_a_checkpoint_folder(hmmr_ckpt, tmp_path
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=scaled(300),
     )
     assert proc.returncode == 0, proc.stderr
     assert "unmapped variables: 0" in proc.stdout

@@ -19,7 +19,7 @@ CFG = ModelConfig(phi_dim=D, gn_groups=GROUPS, ief_hidden=HIDDEN, hallucinator_h
 
 
 def _spec_hmmr_names(num_blocks=3):
-    """The TF1 names of ORIGINAL_SPEC §3.10, written out by hand."""
+    """The TF1 names of docs/original_release.md §3.10, written out by hand."""
     names = []
     for i in range(num_blocks):
         for gn in ("gn1", "gn2"):

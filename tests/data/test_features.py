@@ -45,9 +45,14 @@ def test_extractor_pads_the_last_batch_with_zeros_and_trims():
 
 def test_keras_encoder_runs_in_inference_mode():
     weights = np.random.default_rng(2).normal(size=(3, PHI)).astype(np.float32)
-    model = keras.Sequential([
-        keras.Input((S, S, 3)), keras.layers.GlobalAveragePooling2D(), keras.layers.Dropout(0.9),
-        keras.layers.Dense(PHI, use_bias=False)])
+    model = keras.Sequential(
+        [
+            keras.Input((S, S, 3)),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dropout(0.9),
+            keras.layers.Dense(PHI, use_bias=False),
+        ]
+    )
     model.layers[-1].set_weights([weights])
     images = np.random.default_rng(3).uniform(-1, 1, size=(3, S, S, 3)).astype(np.float32)
     phi = FeatureExtractor(model, batch_size=4, img_size=S)(images)
@@ -72,11 +77,19 @@ def test_copies_have_independent_jitter_and_matching_phi():
     kp = np.concatenate([rng.uniform(10, 38, size=(n, 25, 2)), np.ones((n, 25, 1))], axis=-1)
     spy = _Spy()
     extractor = FeatureExtractor(spy, batch_size=3, img_size=S)
-    augmenter = TubeAugmenter(img_size=S, trans_max=5, delta_trans_max=5, scale_max=0.1,
-                              delta_scale_max=0.1)
+    augmenter = TubeAugmenter(
+        img_size=S, trans_max=5, delta_trans_max=5, scale_max=0.1, delta_scale_max=0.1
+    )
     state = rng.bit_generator.state
-    tracks = precompute_copies(frames, kp, extractor, augmenter, rng, num_copy=3,
-                               extra={"filenames": [f"f{i}" for i in range(n)]})
+    tracks = precompute_copies(
+        frames,
+        kp,
+        extractor,
+        augmenter,
+        rng,
+        num_copy=3,
+        extra={"filenames": [f"f{i}" for i in range(n)]},
+    )
     assert len(tracks) == 3
     assert not np.allclose(tracks[0]["kp2d"], tracks[1]["kp2d"])
     replay = np.random.default_rng()
@@ -84,8 +97,9 @@ def test_copies_have_independent_jitter_and_matching_phi():
     for track in tracks:
         aug = augmenter(frames, kp, rng=replay)
         # phi comes from the float crops; the stored JPEG copy is uint8((x + 1) / 2 * 255)
-        np.testing.assert_allclose(track["phi"], _reference_phi(aug["images"], spy.weights),
-                                   rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(
+            track["phi"], _reference_phi(aug["images"], spy.weights), rtol=1e-4, atol=1e-4
+        )
         visual = np.floor((aug["images"].astype(np.float64) + 1.0) * 0.5 * 255.0)
         assert np.abs(track["images"].astype(np.float64) - visual).max() <= 1.0
         parsed = schema.parse_example_np(schema.serialize_sequence_example(track))
@@ -95,8 +109,11 @@ def test_copies_have_independent_jitter_and_matching_phi():
 
 def test_chunks_are_consecutive_and_the_last_is_the_final_frames():
     n = 400
-    track = {"kp2d": np.arange(n)[:, None, None] * np.ones((n, 25, 3)), "shape": np.zeros(10),
-             "filenames": [str(i) for i in range(n)]}
+    track = {
+        "kp2d": np.arange(n)[:, None, None] * np.ones((n, 25, 3)),
+        "shape": np.zeros(10),
+        "filenames": [str(i) for i in range(n)],
+    }
     chunks = chunk_track(track, 150)
     assert [int(c["kp2d"][0, 0, 0]) for c in chunks] == [0, 150, 250]
     assert all(len(c["kp2d"]) == 150 and len(c["filenames"]) == 150 for c in chunks)

@@ -38,9 +38,13 @@ def test_mocap_stream_batches_the_written_samples(tmp_path):
 
 
 def test_pose_only_mocap_records_fail_naming_the_file(tmp_path):
-    example = tf.train.Example(features=tf.train.Features(feature={
-        "pose": tf.train.Feature(float_list=tf.train.FloatList(value=[0.0] * 72))}))
-    tfrecord_lib.write_records(tmp_path / "mocap_neutrMosh" / "neutrSMPL_CMU_000.tfrecord",
-                               [example.SerializeToString()])
+    example = tf.train.Example(
+        features=tf.train.Features(
+            feature={"pose": tf.train.Feature(float_list=tf.train.FloatList(value=[0.0] * 72))}
+        )
+    )
+    tfrecord_lib.write_records(
+        tmp_path / "mocap_neutrMosh" / "neutrSMPL_CMU_000.tfrecord", [example.SerializeToString()]
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match="neutrSMPL_CMU_000.*shape"):
         next(iter(mocap.make_mocap_dataset(tmp_path, 1, shuffle_buffer=1)))

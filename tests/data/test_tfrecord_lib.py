@@ -38,8 +38,10 @@ def test_shard_names_follow_the_convention(tmp_path):
 def test_round_robin_sharding_puts_record_i_in_shard_i_mod_k(tmp_path):
     paths = tfrecord_lib.write_sharded(_records(7), tmp_path, "x", 3)
     assert [_read_all(p) for p in paths] == [
-        [b"record-0", b"record-3", b"record-6"], [b"record-1", b"record-4"],
-        [b"record-2", b"record-5"]]
+        [b"record-0", b"record-3", b"record-6"],
+        [b"record-1", b"record-4"],
+        [b"record-2", b"record-5"],
+    ]
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -87,7 +89,8 @@ def test_resumable_writer_skips_finished_shards_and_redoes_broken_ones(tmp_path)
     tfrecord_lib.write_records(paths[0], [b"kept"])
     paths[1].write_bytes(b"\x01\x02")  # a broken leftover
     written = tfrecord_lib.write_shards_parallel(
-        [(p, i) for i, p in enumerate(paths)], _build_records, num_workers=1, progress=False)
+        [(p, i) for i, p in enumerate(paths)], _build_records, num_workers=1, progress=False
+    )
     assert set(written) == {paths[1], paths[2]}
     assert _read_all(paths[0]) == [b"kept"]
     assert _read_all(paths[1]) == [b"shard-1-0", b"shard-1-1", b"shard-1-2"]
@@ -103,6 +106,7 @@ def test_builder_failure_names_the_shard(tmp_path):
 def test_process_pool_writer_writes_every_shard(tmp_path):
     paths = tfrecord_lib.shard_paths(tmp_path, "p", 4)
     written = tfrecord_lib.write_shards_parallel(
-        [(p, i) for i, p in enumerate(paths)], _build_records, num_workers=2, progress=False)
+        [(p, i) for i, p in enumerate(paths)], _build_records, num_workers=2, progress=False
+    )
     assert written == {p: 3 for p in paths}
     assert _read_all(paths[3])[0] == b"shard-3-0"

@@ -10,8 +10,33 @@ from src.data import tube_augmentation as ta
 
 S = 224
 # §4.3 flip permutation and §4.5 SMPL pairs, copied from the spec (independent of src.joints).
-FLIP_PERM_25 = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 16, 15, 18, 17, 20, 19, 22, 21,
-                24, 23]
+FLIP_PERM_25 = [
+    5,
+    4,
+    3,
+    2,
+    1,
+    0,
+    11,
+    10,
+    9,
+    8,
+    7,
+    6,
+    12,
+    13,
+    14,
+    16,
+    15,
+    18,
+    17,
+    20,
+    19,
+    22,
+    21,
+    24,
+    23,
+]
 SMPL_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21), (22, 23)]
 LSP_PERM_14 = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13]
 
@@ -20,7 +45,7 @@ def _reference_crop(image: np.ndarray, center_xy, margin: int = 400) -> np.ndarr
     """Edge-pad with np.pad then slice 224 from center - 112, as the original did."""
     padded = np.pad(image, ((margin, margin), (margin, margin), (0, 0)), mode="edge")
     x0, y0 = int(center_xy[0]) - S // 2 + margin, int(center_xy[1]) - S // 2 + margin
-    return padded[y0:y0 + S, x0:x0 + S]
+    return padded[y0 : y0 + S, x0 : x0 + S]
 
 
 def _reference_normalise(kp_px: np.ndarray) -> np.ndarray:
@@ -42,20 +67,25 @@ def _tf1_scaled_center(center_xy, old_wh, new_wh) -> np.ndarray:
 
 def _tf1_resize(image01: np.ndarray, new_h: int, new_w: int) -> np.ndarray:
     """TF1 ``resize_images`` default: ResizeBilinear, align_corners and half_pixel_centers off."""
-    return tf.raw_ops.ResizeBilinear(images=image01[None], size=[new_h, new_w],
-                                     align_corners=False, half_pixel_centers=False)[0].numpy()
+    return tf.raw_ops.ResizeBilinear(
+        images=image01[None], size=[new_h, new_w], align_corners=False, half_pixel_centers=False
+    )[0].numpy()
 
 
 def _track(rng, n=3, h=300, w=300):
     images = rng.integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
-    kp = np.concatenate([rng.uniform(40, 260, size=(n, 25, 2)),
-                         rng.integers(0, 2, size=(n, 25, 1))], axis=-1).astype(np.float64)
+    kp = np.concatenate(
+        [rng.uniform(40, 260, size=(n, 25, 2)), rng.integers(0, 2, size=(n, 25, 1))], axis=-1
+    ).astype(np.float64)
     return images, kp
 
 
 def _jitter(n, flip=False, trans=(0, 0), u=0.0):
-    return ta.TubeJitter(flip=flip, translations=np.tile(np.asarray(trans, np.int64), (n, 1)),
-                         scale_exponents=np.full(n, u))
+    return ta.TubeJitter(
+        flip=flip,
+        translations=np.tile(np.asarray(trans, np.int64), (n, 1)),
+        scale_exponents=np.full(n, u),
+    )
 
 
 @pytest.mark.parametrize("size,trans", [((300, 300), (7, -5)), ((150, 120), (20, 20))])
@@ -76,17 +106,20 @@ def test_known_translation_without_scale_matches_pad_and_slice_reference(size, t
     assert np.all(out["kp2d"][kp[..., 2] == 0] == 0)
 
 
-@pytest.mark.parametrize("size,trans,side", [
-    ((300, 260), (0, 0), (305, 352)),
-    ((300, 300), (3, 0), (362, 362)),   # 153 * 362 / 300 = 184.62: truncated, not rounded
-    ((300, 300), (0, 0), (252, 252)),   # 150 * 252 / 300 = 126, but 125.99999 in float32
-])
+@pytest.mark.parametrize(
+    "size,trans,side",
+    [
+        ((300, 260), (0, 0), (305, 352)),
+        ((300, 300), (3, 0), (362, 362)),  # 153 * 362 / 300 = 184.62: truncated, not rounded
+        ((300, 300), (0, 0), (252, 252)),  # 150 * 252 / 300 = 126, but 125.99999 in float32
+    ],
+)
 def test_scale_uses_actual_factors_and_the_originals_truncated_float32_center(size, trans, side):
     rng = np.random.default_rng(1)
     h, w = size
     images, kp = _track(rng, n=1, h=h, w=w)
     u = np.log2((side[0] + 0.5) / w)  # floor(w * 2**u) = side[0]
-    assert int(np.floor(h * 2.0 ** u)) == side[1]
+    assert int(np.floor(h * 2.0**u)) == side[1]
     out = ta.TubeAugmenter()(images, kp, jitter=_jitter(1, trans=trans, u=u))
     fx, fy = side[0] / w, side[1] / h
     center = _tf1_scaled_center([w // 2 + trans[0], h // 2 + trans[1]], [w, h], side)
@@ -96,14 +129,20 @@ def test_scale_uses_actual_factors_and_the_originals_truncated_float32_center(si
     np.testing.assert_allclose(out["kp2d"][0], _reference_normalise(expected), atol=1e-5)
     np.testing.assert_array_equal(out["centers"][0], center)
     resized = _tf1_resize(images[0].astype(np.float32) / 255.0, side[1], side[0])
-    np.testing.assert_allclose(out["images"][0], _reference_crop(resized, center) * 2.0 - 1.0,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        out["images"][0], _reference_crop(resized, center) * 2.0 - 1.0, atol=1e-6
+    )
 
 
 def test_resize_is_bit_exact_with_tf1_resize_bilinear():
     rng = np.random.default_rng(11)
-    for h, w, new_h, new_w in [(300, 300, 369, 369), (300, 300, 243, 243), (300, 260, 352, 305),
-                               (37, 41, 50, 29), (20, 20, 20, 20)]:
+    for h, w, new_h, new_w in [
+        (300, 300, 369, 369),
+        (300, 300, 243, 243),
+        (300, 260, 352, 305),
+        (37, 41, 50, 29),
+        (20, 20, 20, 20),
+    ]:
         image = rng.uniform(0, 1, size=(h, w, 3)).astype(np.float32)
         got = ta.resize_bilinear_tf1(image, new_h, new_w)
         assert got.dtype == np.float32 and got.shape == (new_h, new_w, 3)
@@ -116,10 +155,15 @@ def test_upscaled_ramp_samples_at_i_in_over_out_and_matches_its_keypoints():
     h, w, u = 200, 256, 0.3
     ramp = np.tile(np.arange(w, dtype=np.uint8), (h, 1))
     images = np.repeat(ramp[None, :, :, None], 3, axis=3)
-    new_w = int(np.floor(w * 2.0 ** u))
+    new_w = int(np.floor(w * 2.0**u))
     kp = np.zeros((1, 25, 3))
-    kp[0, :5] = [[90.0, 100.0, 1], [101.25, 90.0, 1], [150.5, 80.0, 1], [170.75, 120, 1],
-                 [60.0, 60.0, 1]]
+    kp[0, :5] = [
+        [90.0, 100.0, 1],
+        [101.25, 90.0, 1],
+        [150.5, 80.0, 1],
+        [170.75, 120, 1],
+        [60.0, 60.0, 1],
+    ]
     out = ta.TubeAugmenter()(images, kp, jitter=_jitter(1, trans=(-7, 4), u=u))
     start_x = int(out["centers"][0, 0]) - S // 2
     src_x = np.clip(np.arange(start_x, start_x + S), 0, new_w - 1) * (w / new_w)
@@ -137,8 +181,9 @@ def test_flip_mirrors_image_permutes_keypoints_and_reflects_labels():
     images, kp = _track(rng, n=2)
     pose = rng.normal(size=(2, 72))
     joints = rng.normal(size=(2, 14, 3))
-    out = ta.TubeAugmenter()(images, kp, pose=pose, joints3d=joints,
-                             jitter=_jitter(2, flip=True, trans=(3, 4)))
+    out = ta.TubeAugmenter()(
+        images, kp, pose=pose, joints3d=joints, jitter=_jitter(2, flip=True, trans=(3, 4))
+    )
     center = np.array([153, 154])
     for i in range(2):
         ref = _reference_crop(images[i], center)[:, ::-1].astype(np.float64)
@@ -197,7 +242,7 @@ def test_random_walk_is_iid_when_delta_equals_the_range_bounds():
     assert set(np.unique(trans)) == set(range(-20, 21))  # every integer in [-20, 20]
     lag1 = np.corrcoef(trans[:-1], trans[1:])[0, 1]
     assert abs(lag1) < 0.03
-    assert abs(trans.var() - ((41 ** 2 - 1) / 12)) < 5  # discrete uniform variance
+    assert abs(trans.var() - ((41**2 - 1) / 12)) < 5  # discrete uniform variance
 
 
 def test_delta_beyond_the_bounds_is_still_a_walk_not_iid():

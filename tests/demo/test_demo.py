@@ -21,15 +21,20 @@ import tensorflow as tf
 
 from src import constants, demo
 from src.demo import cli as demo_cli
+from src.demo import models as demo_models_module
+from src.demo import pipeline as demo_pipeline
 from src.demo import render as demo_render
 from src.demo_cli import run as demo_cli_run
 from src.inference import models as inference_models
 from src.inference.predictor import Predictor
 from src.networks.config import ModelConfig
+from src.render.draw import banner_strip_height
+from src.render.mesh import FrameVisualizer
 from src.smpl.standin import write_standin_model
 from src.video.bbox import crop_frame, crop_params, smooth_bboxes_from_boxes
 from src.video.blazepose_models import find_models
 from src.video.io import VideoReader, write_video
+from tests.timeouts import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "demo_outputs.md"
@@ -201,17 +206,60 @@ def test_pickle_has_the_original_keys(run):
     np.testing.assert_array_equal(out["verts_delta"], data["verts_delta"])
 
 
-def test_video_has_a_frame_per_prediction_at_the_source_fps_with_the_banner(run):
+def _read_video(path: Path) -> list[np.ndarray]:
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
+
+
+def test_video_covers_every_input_frame_below_a_banner_strip(run, clip):
+    """The banner hid the top ~32 px of the video and the video held the track's frames only
+    (173 of 178 on a real clip): now a strip above the frame, and every input frame."""
     capture = cv2.VideoCapture(str(run.tracks[1].video))
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(FPS, rel=1e-3)
-    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == B_FRAMES
-    ok, frame = capture.read()
     capture.release()
-    assert ok and frame.shape == (H, 2 * W, 3)  # frame | side view
-    top = cv2.cvtColor(frame[:4], cv2.COLOR_BGR2RGB).reshape(-1, 3).mean(axis=0)
-    assert top[0] > 150 and top[1] < 60 and top[2] < 60  # the red untrained banner
-    side = frame[20:, W:]
-    assert (side.min(axis=2) > 240).mean() > 0.5 and (side.min(axis=2) < 240).any()  # a body
+    frames = _read_video(run.tracks[1].video)  # track 1 is seen in frames 0 .. 11 of 16
+    assert len(frames) == NUM_FRAMES
+    strip = banner_strip_height(H)
+    assert frames[0].shape == (strip + H, 2 * W, 3)  # banner strip over frame | side view
+    red = frames[0][2 : strip - 2].reshape(-1, 3).mean(axis=0)
+    assert red[0] > 150 and red[1] < 60 and red[2] < 60  # the untrained banner
+    for t in (0, B_FRAMES - 1):  # the top rows of the frame show the frame, not the banner
+        top = frames[t][strip : strip + 12, :W].astype(float)
+        assert np.abs(top - clip["frames"][t][:12].astype(float)).mean() < 12
+    for t in range(B_FRAMES):  # a body in the side view while the person is tracked
+        side = frames[t][strip + 4 : -4, W + 4 : -4]
+        assert (side.min(axis=2) < 200).any()
+    for t in range(B_FRAMES, NUM_FRAMES):  # later: the frame as it is, no body anywhere
+        assert (frames[t][strip:, W:].min(axis=2) > 235).all()
+        shown = frames[t][strip:, :W].astype(float)
+        assert np.abs(shown - clip["frames"][t].astype(float)).mean() < 6
+
+
+def test_side_view_frames_the_whole_body_whatever_the_camera(models):
+    """The side view used the frame's camera and cut the head of a person near the top."""
+    theta = np.zeros((1, 85), np.float32)
+    theta[0, 3] = np.pi  # the mean pose's root rotation: upright in the image
+    verts = demo_render.body_vertices(models.smpl, theta)[0]
+    frame = np.full((H, W, 3), 90, np.uint8)
+    visualizer = FrameVisualizer(models.smpl.faces)
+    for cam in ([1.6, 0.0, -0.75], [0.4, 0.9, 0.9], [3.0, 0.0, 0.0]):  # head out, tiny, huge
+        panel, _ = demo_render.render_frame(
+            visualizer, verts, np.array(cam), frame, 720, "UNTRAINED WEIGHTS"
+        )
+        strip = banner_strip_height(H)
+        side = panel[strip:, W:]
+        body = np.argwhere(side.min(axis=2) < 245)
+        assert len(body), cam
+        (top, left), (bottom, right) = body.min(axis=0), body.max(axis=0)
+        assert top >= 2 and left >= 2 and bottom <= H - 3 and right <= W - 3, cam  # all inside
+        assert bottom - top >= 0.8 * H or right - left >= 0.8 * W, cam  # and filling the view
 
 
 def test_nothing_is_left_behind_but_the_outputs(run):
@@ -276,7 +324,8 @@ def test_image_mode_hallucinates_past_present_future(clip, body_path, models, tm
     assert data["theta"].shape == (1, 85) and data["joints_delta"].shape == (1, P, 25, 3)
     assert set(data.files) == _documented_keys() - {"verts", "verts_delta"}
     picture = cv2.imread(str(result.image))
-    assert picture.shape == (2 * constants.IMG_SIZE, 3 * constants.IMG_SIZE, 3)
+    strip = banner_strip_height(2 * constants.IMG_SIZE)  # the banner is above, covering nothing
+    assert picture.shape == (strip + 2 * constants.IMG_SIZE, 3 * constants.IMG_SIZE, 3)
     crop, _ = crop_frame(clip["frames"][5], data["bbox_center"][0], float(data["bbox_scale"][0]))
     single = models.model.predict_single(models.resnet(crop[None], training=False))
     np.testing.assert_allclose(data["theta_delta"], single["theta_delta"], rtol=1e-4, atol=1e-4)
@@ -289,7 +338,7 @@ def test_vid_dir_processes_each_video_and_reports_the_bad_one(
     videos.mkdir()
     (videos / "walk.mp4").write_bytes(clip["video"].read_bytes())
     (videos / "broken.mp4").write_text("not a video")
-    monkeypatch.setattr(demo_cli, "load_demo_models", lambda options: models)
+    monkeypatch.setattr(demo_models_module, "load_demo_models", lambda options: models)
     out = tmp_path / "out"
     argv = ["--vid_dir", str(videos), "--out_dir", str(out), "--tracks_json", str(clip["boxes"]),
             "--track_id", "1", "--no_render", "--no_progress"]  # fmt: skip
@@ -300,6 +349,103 @@ def test_vid_dir_processes_each_video_and_reports_the_bad_one(
     assert [p.name for p in (out / "walk").iterdir()] == ["hmmr_output_1"]  # --track_id 1
     data = np.load(out / "walk" / "hmmr_output_1" / "hmmr_output.npz")
     assert int(data["track_id"]) == 3 and int(data["track_rank"]) == 1
+
+
+# ------------------------------------------------------------------------------------------------
+# What the console says, and what a failed or interrupted run leaves
+
+
+def test_console_reports_the_tracks_found_the_chosen_one_and_its_frames(
+    clip, models, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setattr(demo_models_module, "load_demo_models", lambda options: models)
+    argv = ["--vid_path", str(clip["video"]), "--out_dir", str(tmp_path), "--tracks_json",
+            str(clip["boxes"]), "--track_id", "1", "--no_render", "--no_progress"]  # fmt: skip
+    assert demo.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "walk.mp4: 2 person track(s) found in 16 frames; processing track 1" in out
+    assert "walk.mp4: track 1 (id 3), frames 0-11 (12 of 16):" in out
+
+
+def test_track_id_beyond_the_tracks_found_is_an_error_naming_how_many(
+    clip, body_path, models, tmp_path
+):
+    options = _options(tmp_path / "out", body_path, tracks_json=str(clip["boxes"]), track_id=5)
+    with pytest.raises(demo.DemoError, match=r"--track_id 5 .* only 2 person track\(s\)"):
+        demo.run_video(clip["video"], options, models)
+    assert not (tmp_path / "out").exists()
+
+
+def test_single_image_report_names_the_person_box_not_a_track(clip, body_path, models, tmp_path,
+                                                              capsys):  # fmt: skip
+    options = _options(tmp_path, body_path, tracks_json=str(clip["image_box"]), render=False)
+    result = demo.run_image(clip["image"], options, models)
+    demo_cli._report(result)
+    out = capsys.readouterr().out
+    assert "still.png: person at box centre (" in out
+    assert "track 0" not in out and "frames 0-0" not in out
+
+
+def test_ctrl_c_while_rendering_says_the_saved_outputs_were_kept(
+    clip, models, tmp_path, monkeypatch, capsys
+):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_render, "render_frame", interrupted)
+    monkeypatch.setattr(demo_models_module, "load_demo_models", lambda options: models)
+    argv = ["--vid_path", str(clip["video"]), "--out_dir", str(tmp_path), "--tracks_json",
+            str(clip["boxes"]), "--no_progress"]  # fmt: skip
+    assert demo.main(argv) == 130
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    track_dir = tmp_path / "walk" / "hmmr_output"
+    assert err.startswith("demo.py: interrupted while rendering; kept ")
+    assert str(track_dir / "hmmr_output.npz") in err and str(track_dir / "hmmr_output.pkl") in err
+    assert sorted(p.name for p in track_dir.iterdir()) == ["hmmr_output.npz", "hmmr_output.pkl"]
+    assert len(np.load(track_dir / "hmmr_output.npz")["frame_ids"]) == NUM_FRAMES
+
+
+def test_failed_run_removes_only_the_empty_folders_it_made(
+    clip, body_path, models, tmp_path, monkeypatch
+):
+    """An existing empty output folder was removed when a run failed."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("prediction failed")
+
+    monkeypatch.setattr(demo_pipeline, "predict_track", broken)
+    mine = tmp_path / "mine" / "walk" / "hmmr_output"
+    mine.mkdir(parents=True)  # the user's (empty) folders, exactly where the outputs would go
+    for out_dir in (tmp_path / "mine", tmp_path / "new" / "deeper"):
+        options = _options(out_dir, body_path, tracks_json=str(clip["boxes"]))
+        with pytest.raises(RuntimeError, match="prediction failed"):
+            demo.run_video(clip["video"], options, models)
+        assert mine.is_dir()
+        assert (tmp_path / "new").exists() is False
+        assert sorted(p.name for p in mine.iterdir()) == []  # no spool left behind
+
+
+def test_output_folder_problems_are_reported_before_any_work(clip, tmp_path, monkeypatch, capsys):
+    def no_work(*args, **kwargs):
+        raise AssertionError("tracking ran before the output folder was checked")
+
+    monkeypatch.setattr(demo_pipeline, "find_tracks", no_work)
+    (tmp_path / "notes.txt").write_text("x")
+    for out_dir, reason in (
+        (tmp_path / "notes.txt" / "out", "is a file, not a folder"),
+        (Path("/proc/hmmr_demo_out"), "does not allow creating"),
+    ):
+        for argv in (
+            ["--vid_path", str(clip["video"])],
+            ["--vid_path", str(clip["video"]), "--tracks_json", str(clip["boxes"])],
+        ):
+            status = demo.main([*argv, "--out_dir", str(out_dir), "--no_progress"])
+            err = capsys.readouterr().err.strip().splitlines()
+            assert status == 1 and len(err) == 1, err
+            assert f"{out_dir}: cannot write the output folder (--out_dir)" in err[0]
+            assert reason in err[0]
+        with pytest.raises(demo.DemoError, match=reason):  # the library checks it too
+            demo.run_video(clip["video"], demo.DemoOptions(out_dir=out_dir, progress=False))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -353,7 +499,7 @@ def test_no_person_found_is_a_clear_error(clip, body_path, models, tmp_path):
 def test_command_line_exits_non_zero_with_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / "demo.py"), "--vid_path", str(tmp_path / "missing.mp4")],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        capture_output=True, text=True, timeout=scaled(300), cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("demo.py: error:")
@@ -391,7 +537,7 @@ def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_mod
     assert n >= 15 and data["frame_ids"][-1] <= 29
     assert data["theta"].shape == (n, 85) and bool(data["untrained"])
     capture = cv2.VideoCapture(str(track_dir / "hmmr_output.mp4"))
-    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == n
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 30  # every input frame
     assert capture.get(cv2.CAP_PROP_FPS) == pytest.approx(23.976, rel=1e-3)
     capture.release()
     # the person walks down the middle of the road: the crop centres stay in the frame

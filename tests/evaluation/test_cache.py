@@ -75,8 +75,9 @@ def test_wrong_length_corrupt_file_and_rewritten_record_are_ignored(setup):
 def test_overwrite_ignores_existing_files(setup, tmp_path):
     cache, weights, record = setup
     cache.save("3dpw", record, 0, "pred", predictions(3, np.random.default_rng(3)))
-    again = C.PredictionCache(tmp_path / "cache", "hmmr tf2/x", [weights], {"T": 20},
-                              overwrite=True)
+    again = C.PredictionCache(
+        tmp_path / "cache", "hmmr tf2/x", [weights], {"T": 20}, overwrite=True
+    )
     assert again.directory == cache.directory
     assert again.load("3dpw", record, 0, "pred", 3) is None
 

@@ -1,4 +1,5 @@
-"""Crop <-> original-frame cameras and the approximate translation (ORIGINAL_SPEC §8 step 9)."""
+"""Crop <-> original-frame cameras and the approximate translation (docs/original_release.md §8 step
+9)."""
 
 import numpy as np
 import pytest

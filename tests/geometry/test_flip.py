@@ -1,4 +1,5 @@
-"""Horizontal-flip augmentation: pose, keypoints and 3D joints (ORIGINAL_SPEC §4.5, §6.5)."""
+"""Horizontal-flip augmentation: pose, keypoints and 3D joints (docs/original_release.md §4.5,
+§6.5)."""
 
 import numpy as np
 import pytest
@@ -13,10 +14,44 @@ from src.geometry.flip import (
     reflect_pose_tf,
 )
 
-SPEC_SMPL_PAIRS = [(1, 2), (4, 5), (7, 8), (10, 11), (13, 14), (16, 17), (18, 19), (20, 21),
-                   (22, 23)]
-SPEC_HMMR_FLIP = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 16, 15, 18, 17, 20, 19, 22, 21,
-                  24, 23]
+SPEC_SMPL_PAIRS = [
+    (1, 2),
+    (4, 5),
+    (7, 8),
+    (10, 11),
+    (13, 14),
+    (16, 17),
+    (18, 19),
+    (20, 21),
+    (22, 23),
+]
+SPEC_HMMR_FLIP = [
+    5,
+    4,
+    3,
+    2,
+    1,
+    0,
+    11,
+    10,
+    9,
+    8,
+    7,
+    6,
+    12,
+    13,
+    14,
+    16,
+    15,
+    18,
+    17,
+    20,
+    19,
+    22,
+    21,
+    24,
+    23,
+]
 SPEC_LSP_FLIP = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13]
 # SMPL kinematic tree, written out here independently of src.joints
 PARENTS = [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
@@ -81,8 +116,9 @@ def test_reflected_pose_gives_mirrored_joints_through_forward_kinematics():
     for _ in range(3):
         pose = rng.uniform(-1.5, 1.5, size=72)
         mirrored = _forward_kinematics(pose, rest)[swap] * [-1, 1, 1]
-        np.testing.assert_allclose(_forward_kinematics(reflect_pose(pose), rest), mirrored,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            _forward_kinematics(reflect_pose(pose), rest), mirrored, atol=1e-12
+        )
 
 
 def test_flip_normalised_keypoints_negates_x_and_swaps_sides():
@@ -122,8 +158,9 @@ def test_reflect_joints3d_matches_original_recipe_and_twice_gives_centred_input(
     ref -= ref.mean(axis=1, keepdims=True)
     out = reflect_joints3d(joints)
     np.testing.assert_allclose(out, ref, atol=1e-15)
-    np.testing.assert_allclose(reflect_joints3d(out), joints - joints.mean(axis=1, keepdims=True),
-                               atol=1e-14)
+    np.testing.assert_allclose(
+        reflect_joints3d(out), joints - joints.mean(axis=1, keepdims=True), atol=1e-14
+    )
     np.testing.assert_allclose(reflect_joints3d_tf(tf.constant(joints)).numpy(), ref, atol=1e-14)
 
 

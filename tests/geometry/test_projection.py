@@ -1,4 +1,5 @@
-"""Weak-perspective projection and the optimal camera (ORIGINAL_SPEC §4.4, §5.3, §7.3)."""
+"""Weak-perspective projection and the optimal camera (docs/original_release.md §4.4, §5.3,
+§7.3)."""
 
 import numpy as np
 import pytest
@@ -26,7 +27,8 @@ def _ref_optcam(x, y, vis, clip=None):
         a += 1e-6 * np.eye(2)
         b = np.array([[np.sum(xc[:, i] * yc[:, j]) for j in range(2)] for i in range(2)])
         inv = np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]]) / (
-            a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0])
+            a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+        )
         s = (inv @ b).trace() / 2
         if clip is not None:
             s = min(max(s, clip[0]), clip[1])

@@ -24,6 +24,7 @@ from src.inference.models import InferenceModels, build_inference_models
 from src.networks.config import ModelConfig
 from src.networks.outputs import theta_to_body
 from src.smpl.standin import write_standin_model
+from tests.timeouts import scaled
 
 IMG = 32
 NUM_VERTS = 300
@@ -202,7 +203,7 @@ def test_saved_model_cli_run_matches_keras_model(export_dir, models, tmp_path):
         "--signature_def", ex.SIGNATURE_IMAGES, "--input_exprs", f"images={_literal(images)}",
         "--outdir", str(out_dir),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(300))
     assert proc.returncode == 0, proc.stderr[-2000:]
     phi = models.resnet(images.reshape(-1, IMG, IMG, 3), training=False).numpy()
     out = models.model(phi.reshape(1, 2, -1), training=False)

@@ -1,4 +1,5 @@
-"""The sliding-window predictor against direct window forwards of the model (ORIGINAL_SPEC §7.2).
+"""The sliding-window predictor against direct window forwards of the model
+(docs/original_release.md §7.2).
 
 Reduced widths (phi 32, hidden 32) and a random 40-vertex body model keep it fast.
 """

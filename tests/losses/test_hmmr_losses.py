@@ -392,16 +392,6 @@ def test_weighted_total_is_sum_of_weight_times_term():
     assert vals["e_pose"] == pytest.approx(np.mean(np.sum((d_fake - 1) ** 2, 1)), rel=1e-12)
 
 
-def test_loss_config_from_flags_accepts_string_offsets():
-    class Flags:
-        delta_t_values = ["5", "-5"]
-        do_hallucinate = True
-        T = 20
-
-    cfg = LossConfig.from_flags(Flags())
-    assert cfg.delta_t_values == (-5, 5) and cfg.do_hallucinate and cfg.use_3d_label
-
-
 @pytest.mark.slow  # tracing the whole assembly takes a few seconds on a shared CPU
 def test_traced_with_unknown_batch_and_time_gives_the_eager_values_in_float32():
     B, T = 2, 9

@@ -1,4 +1,5 @@
-"""Loss terms vs float64 NumPy references written here, element by element (ORIGINAL_SPEC §5)."""
+"""Loss terms vs float64 NumPy references written here, element by element
+(docs/original_release.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Float64 NumPy forwards of the HMMR networks, written from ORIGINAL_SPEC §3 only.
+"""Float64 NumPy forwards of the HMMR networks, written from docs/original_release.md §3 only.
 
 Nothing here imports ``src``: the tests read the Keras weights as arrays and compare the Keras
 layers against these functions.

@@ -20,7 +20,7 @@ from src.render.mesh import (
     weak_perspective_to_pixels,
 )
 
-BLUE = np.array([0.651, 0.741, 0.859])  # ORIGINAL_SPEC §8 step 9
+BLUE = np.array([0.651, 0.741, 0.859])  # docs/original_release.md §8 step 9
 LIGHT_PX = np.array([1.0, -0.5, -1.0])  # (1, 0.5, -1) of the y-up NMR frame, y flipped
 
 

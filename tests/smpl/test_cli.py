@@ -10,6 +10,7 @@ import numpy as np
 
 from src.smpl import load_smpl_params
 from src.smpl.cli import run
+from tests.timeouts import scaled
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +70,7 @@ def test_output_must_be_npz_and_small_standin_refused(tmp_path, small_standin_pa
 def test_python_dash_m_entry_point(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "src.smpl", "convert", str(tmp_path / "x.pkl"), "y.npz"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=scaled(120),
     )  # fmt: skip
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("hmmr-smpl convert: error:")

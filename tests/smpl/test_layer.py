@@ -14,7 +14,7 @@ RNG = np.random.default_rng(7)
 
 # ------------------------------------------------------------------ independent NumPy body model
 def np_rodrigues(theta: np.ndarray) -> np.ndarray:
-    """(M, 3) -> (M, 3, 3), ORIGINAL_SPEC §4.2 step 3 with the 1e-8 shift."""
+    """(M, 3) -> (M, 3, 3), docs/original_release.md §4.2 step 3 with the 1e-8 shift."""
     angle = np.linalg.norm(theta + 1e-8, axis=1)
     r = theta / angle[:, None]
     k = np.zeros((len(theta), 3, 3))

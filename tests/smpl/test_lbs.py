@@ -21,7 +21,8 @@ def np_skew(v: np.ndarray) -> np.ndarray:
 
 
 def np_rodrigues_original(theta: np.ndarray) -> np.ndarray:
-    """ORIGINAL_SPEC §4.2 step 3 literally: angle = ||theta + 1e-8||, r = theta / angle."""
+    """docs/original_release.md §4.2 step 3 literally: angle = ||theta + 1e-8||, r = theta /
+    angle."""
     angle = np.linalg.norm(theta + 1e-8, axis=-1)[..., None, None]
     r = theta / angle[..., 0]
     outer = r[..., :, None] * r[..., None, :]

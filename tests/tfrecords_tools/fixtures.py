@@ -52,12 +52,23 @@ def _py2_array(arr: np.ndarray) -> bytes:
     arr = np.ascontiguousarray(arr)
     order = arr.dtype.str[0] if arr.dtype.str[0] in "<>|" else "|"
     dtype_state = (3, order, None, None, None, -1, -1, 0)
-    return (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + py2_dumps_body((0,))
-            + _py2_str("b") + b"\x87R"  # TUPLE3, REDUCE
-            + b"(" + b"J\x01\x00\x00\x00" + py2_dumps_body(arr.shape)
-            + b"cnumpy\ndtype\n" + py2_dumps_body((arr.dtype.str[1:], 0, 1)) + b"R"
-            + py2_dumps_body(dtype_state) + b"b"  # BUILD the dtype
-            + b"\x89" + _py2_str(arr.tobytes()) + b"tb")  # False (C order), data; BUILD
+    return (
+        b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+        + py2_dumps_body((0,))
+        + _py2_str("b")
+        + b"\x87R"  # TUPLE3, REDUCE
+        + b"("
+        + b"J\x01\x00\x00\x00"
+        + py2_dumps_body(arr.shape)
+        + b"cnumpy\ndtype\n"
+        + py2_dumps_body((arr.dtype.str[1:], 0, 1))
+        + b"R"
+        + py2_dumps_body(dtype_state)
+        + b"b"  # BUILD the dtype
+        + b"\x89"
+        + _py2_str(arr.tobytes())
+        + b"tb"
+    )  # False (C order), data; BUILD
 
 
 def py2_dumps_body(obj) -> bytes:
@@ -103,15 +114,17 @@ def frame_with_mark(width: int, height: int, mark_xy: np.ndarray | None, seed: i
     frame += rng.integers(0, 8, size=frame.shape, dtype=np.uint8)
     if mark_xy is not None:
         x, y = int(round(mark_xy[0])), int(round(mark_xy[1]))
-        frame[max(y - MARK_SIZE, 0):y + MARK_SIZE + 1, max(x - MARK_SIZE, 0):x + MARK_SIZE + 1] = (
-            MARK_COLOR)
+        frame[
+            max(y - MARK_SIZE, 0) : y + MARK_SIZE + 1, max(x - MARK_SIZE, 0) : x + MARK_SIZE + 1
+        ] = MARK_COLOR
     return frame
 
 
 def write_image(path: Path, rgb: np.ndarray) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok = cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                     [cv2.IMWRITE_JPEG_QUALITY, 100])
+    ok = cv2.imwrite(
+        str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 100]
+    )
     assert ok, path
     return path
 
@@ -148,21 +161,43 @@ def decode_jpeg(data: bytes) -> np.ndarray:
 
 # Normalised body layout (x right, y down), by joint name; scaled into the frame.
 _BODY = {
-    "head": (0.0, -0.95), "head_top": (0.0, -0.95), "nose": (0.0, -0.8), "neck": (0.0, -0.6),
-    "thorax": (0.0, -0.6), "neck_nose": (0.0, -0.7), "spine": (0.0, -0.3), "pelvis": (0.0, 0.0),
+    "head": (0.0, -0.95),
+    "head_top": (0.0, -0.95),
+    "nose": (0.0, -0.8),
+    "neck": (0.0, -0.6),
+    "thorax": (0.0, -0.6),
+    "neck_nose": (0.0, -0.7),
+    "spine": (0.0, -0.3),
+    "pelvis": (0.0, 0.0),
     "mid_hip": (0.0, 0.0),
-    "l_eye": (0.05, -0.85), "r_eye": (-0.05, -0.85), "l_ear": (0.1, -0.82), "r_ear": (-0.1, -0.82),
-    "l_shoulder": (0.2, -0.55), "r_shoulder": (-0.2, -0.55), "l_elbow": (0.3, -0.3),
-    "r_elbow": (-0.3, -0.3), "l_wrist": (0.35, -0.05), "r_wrist": (-0.35, -0.05),
-    "l_hip": (0.12, 0.0), "r_hip": (-0.12, 0.0), "l_knee": (0.14, 0.45), "r_knee": (-0.14, 0.45),
-    "l_ankle": (0.15, 0.9), "r_ankle": (-0.15, 0.9), "l_heel": (0.13, 0.93),
-    "r_heel": (-0.13, 0.93), "l_big_toe": (0.22, 0.97), "r_big_toe": (-0.22, 0.97),
-    "l_small_toe": (0.25, 0.95), "r_small_toe": (-0.25, 0.95),
+    "l_eye": (0.05, -0.85),
+    "r_eye": (-0.05, -0.85),
+    "l_ear": (0.1, -0.82),
+    "r_ear": (-0.1, -0.82),
+    "l_shoulder": (0.2, -0.55),
+    "r_shoulder": (-0.2, -0.55),
+    "l_elbow": (0.3, -0.3),
+    "r_elbow": (-0.3, -0.3),
+    "l_wrist": (0.35, -0.05),
+    "r_wrist": (-0.35, -0.05),
+    "l_hip": (0.12, 0.0),
+    "r_hip": (-0.12, 0.0),
+    "l_knee": (0.14, 0.45),
+    "r_knee": (-0.14, 0.45),
+    "l_ankle": (0.15, 0.9),
+    "r_ankle": (-0.15, 0.9),
+    "l_heel": (0.13, 0.93),
+    "r_heel": (-0.13, 0.93),
+    "l_big_toe": (0.22, 0.97),
+    "r_big_toe": (-0.22, 0.97),
+    "l_small_toe": (0.25, 0.95),
+    "r_small_toe": (-0.25, 0.95),
 }
 
 
-def person_points(names, center: np.ndarray, height_px: float, frames: int, drift: float,
-                  seed: int) -> np.ndarray:
+def person_points(
+    names, center: np.ndarray, height_px: float, frames: int, drift: float, seed: int
+) -> np.ndarray:
     """``(frames, J, 2)`` pixel positions of a person drifting right by ``drift`` px/frame."""
     rng = np.random.default_rng(seed)
     base = np.array([_BODY[n] for n in names], np.float64) * (height_px / 2.0)
@@ -180,22 +215,32 @@ def person_points(names, center: np.ndarray, height_px: float, frames: int, drif
 PENN_W, PENN_H = 64, 48
 
 
-def write_penn_video(root: Path, seq: str, num_frames: int, train: bool, *,
-                     visibility: np.ndarray | None = None, mark_joint: int = 0,
-                     seed: int = 0) -> dict:
+def write_penn_video(
+    root: Path,
+    seq: str,
+    num_frames: int,
+    train: bool,
+    *,
+    visibility: np.ndarray | None = None,
+    mark_joint: int = 0,
+    seed: int = 0,
+) -> dict:
     """``root/frames/<seq>/%06d.jpg`` + ``root/labels/<seq>.mat`` like the real release.
 
     Returns:
         ``{"x", "y", "visibility"}`` as written (N, 13).
     """
-    pts = person_points(PENN13_NAMES, np.array([PENN_W / 2, PENN_H / 2]), 36.0, num_frames,
-                        0.1, seed)
+    pts = person_points(
+        PENN13_NAMES, np.array([PENN_W / 2, PENN_H / 2]), 36.0, num_frames, 0.1, seed
+    )
     pts[:, mark_joint] = np.round(pts[:, mark_joint])  # the mark is drawn on whole pixels
     vis = np.ones((num_frames, 13), np.uint8) if visibility is None else visibility.astype(np.uint8)
     for t in range(num_frames):
         mark = pts[t, mark_joint] if vis[t, mark_joint] else None
-        write_image(root / "frames" / seq / f"{t + 1:06d}.jpg",
-                    frame_with_mark(PENN_W, PENN_H, mark, seed * 1000 + t))
+        write_image(
+            root / "frames" / seq / f"{t + 1:06d}.jpg",
+            frame_with_mark(PENN_W, PENN_H, mark, seed * 1000 + t),
+        )
     x, y = pts[..., 0], pts[..., 1]
     bbox = np.stack([x.min(1), y.min(1), x.max(1), y.max(1)], axis=1)
     labels = {
@@ -221,32 +266,56 @@ def write_penn_video(root: Path, seq: str, num_frames: int, train: bool, *,
 H36M_W = H36M_H = 64
 
 
-def write_h36m_sequence(root: Path, subject: int, action: str, trial: int, cam: int,
-                        num_frames: int, *, mark_joint: int = 3, seed: int = 0) -> dict:
+def write_h36m_sequence(
+    root: Path,
+    subject: int,
+    action: str,
+    trial: int,
+    cam: int,
+    num_frames: int,
+    *,
+    mark_joint: int = 3,
+    seed: int = 0,
+) -> dict:
     """``S{s}/{action}_{trial}/cam_{c}/frame%04d.png`` + ``gt_poses.pkl`` + ``camera_wext.pkl``.
 
     Returns:
         ``{"2d": (N, 17, 2), "3d": (N, 17, 3) mm, "f", "c"}``.
     """
     folder = root / f"S{subject}" / f"{action}_{trial}" / f"cam_{cam}"
-    pts = person_points(H36M17_NAMES, np.array([H36M_W / 2, H36M_H / 2]), 44.0, num_frames,
-                        0.2, seed)
+    pts = person_points(
+        H36M17_NAMES, np.array([H36M_W / 2, H36M_H / 2]), 44.0, num_frames, 0.2, seed
+    )
     pts[:, mark_joint] = np.round(pts[:, mark_joint])  # the mark is drawn on whole pixels
     rng = np.random.default_rng(seed + 7)
-    joints3d = np.concatenate([(pts - 32.0) * 20.0, rng.uniform(4000, 5000, (num_frames, 17, 1))],
-                              axis=2)
+    joints3d = np.concatenate(
+        [(pts - 32.0) * 20.0, rng.uniform(4000, 5000, (num_frames, 17, 1))], axis=2
+    )
     for t in range(num_frames):
         folder.mkdir(parents=True, exist_ok=True)
-        ok = cv2.imwrite(str(folder / f"frame{t:04d}.png"), cv2.cvtColor(
-            frame_with_mark(H36M_W, H36M_H, pts[t, mark_joint], seed * 1000 + t),
-            cv2.COLOR_RGB2BGR))
+        ok = cv2.imwrite(
+            str(folder / f"frame{t:04d}.png"),
+            cv2.cvtColor(
+                frame_with_mark(H36M_W, H36M_H, pts[t, mark_joint], seed * 1000 + t),
+                cv2.COLOR_RGB2BGR,
+            ),
+        )
         assert ok
     write_py2_pickle(folder / "gt_poses.pkl", {"2d": pts, "3d": joints3d})
     f = np.array([[1145.0], [1144.0]])
     c = np.array([[512.5], [515.4]])
-    write_py2_pickle(folder / "camera_wext.pkl", {
-        "f": f, "c": c, "k": np.zeros((3, 1)), "p": np.zeros((2, 1)),
-        "rt": np.eye(3), "t": np.array([[1.0], [2.0], [3.0]]), "name": f"cam_{cam}"})
+    write_py2_pickle(
+        folder / "camera_wext.pkl",
+        {
+            "f": f,
+            "c": c,
+            "k": np.zeros((3, 1)),
+            "p": np.zeros((2, 1)),
+            "rt": np.eye(3),
+            "t": np.array([[1.0], [2.0], [3.0]]),
+            "name": f"cam_{cam}",
+        },
+    )
     return {"2d": pts, "3d": joints3d, "f": f.ravel(), "c": c.ravel()}
 
 
@@ -266,8 +335,9 @@ def openpose_person(points: np.ndarray, conf: np.ndarray, body25: bool) -> dict:
     return person
 
 
-def write_openpose_frames(folder: Path, video: str, people_per_frame: list[list[dict]],
-                          body25: bool) -> list[Path]:
+def write_openpose_frames(
+    folder: Path, video: str, people_per_frame: list[list[dict]], body25: bool
+) -> list[Path]:
     """``folder/<video>_000000000012_keypoints.json`` per frame."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -285,9 +355,14 @@ def write_alphapose_results(path: Path, people_per_frame: list[list[np.ndarray]]
     entries = []
     for t, people in enumerate(people_per_frame):
         for pts in people:
-            entries.append({"image_id": f"{t:06d}.jpg", "category_id": 1,
-                            "keypoints": [round(float(v), 4) for v in pts.reshape(-1)],
-                            "score": float(pts[:, 2].mean())})
+            entries.append(
+                {
+                    "image_id": f"{t:06d}.jpg",
+                    "category_id": 1,
+                    "keypoints": [round(float(v), 4) for v in pts.reshape(-1)],
+                    "score": float(pts[:, 2].mean()),
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(entries))
     return path
@@ -303,6 +378,7 @@ NAMES = {"openpose25": OPENPOSE25_NAMES, "openpose18": OPENPOSE18_NAMES, "coco17
 
 def tiny_encoder(img_size: int):
     """``(B, S, S, 3)`` in [-1, 1] -> ``(B, 2048)``: phi[:, 0:3] = mean RGB, phi[:, 3] = 1."""
+
     def encode(images: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32)
         out = np.zeros((len(images), PHI_DIM), np.float32)
@@ -345,8 +421,15 @@ def wild_points(person: WildPerson, names) -> np.ndarray:
     return np.concatenate([pts, conf[..., None]], axis=2)
 
 
-def write_wild_video(root: Path, name: str, num_frames: int, people: list[WildPerson],
-                     fmt: str, as_video: bool, mark: tuple[int, str] | None = None) -> dict:
+def write_wild_video(
+    root: Path,
+    name: str,
+    num_frames: int,
+    people: list[WildPerson],
+    fmt: str,
+    as_video: bool,
+    mark: tuple[int, str] | None = None,
+) -> dict:
     """Frames under ``videos/NAME.avi`` (MJPG) or ``frames/NAME/``, keypoints under
     ``openpose/NAME/`` (``fmt`` = ``openpose25`` / ``openpose18``) or ``alphapose/NAME.json``
     (``coco17``). ``mark = (person, joint name)`` draws a red square at that joint.
@@ -370,23 +453,30 @@ def write_wild_video(root: Path, name: str, num_frames: int, people: list[WildPe
     if as_video:
         path = root / "videos" / f"{name}.avi"
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0,
-                                 (WILD_W, WILD_H))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (WILD_W, WILD_H))
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         writer.release()
     else:
         for t, frame in enumerate(frames):
             write_image(root / "frames" / name / f"{t + 1:06d}.jpg", frame)
-    per_frame = [[(points[i][t - p.first]) for i, p in enumerate(people) if p.first <= t < p.last]
-                 for t in range(num_frames)]
+    per_frame = [
+        [(points[i][t - p.first]) for i, p in enumerate(people) if p.first <= t < p.last]
+        for t in range(num_frames)
+    ]
     if fmt == "coco17":
         write_alphapose_results(root / "alphapose" / f"{name}.json", per_frame)
     else:
         body25 = fmt == "openpose25"
-        write_openpose_frames(root / "openpose" / name, Path(name).name,
-                              [[openpose_person(p[:, :2], p[:, 2], body25) for p in people_t]
-                               for people_t in per_frame], body25)
+        write_openpose_frames(
+            root / "openpose" / name,
+            Path(name).name,
+            [
+                [openpose_person(p[:, :2], p[:, 2], body25) for p in people_t]
+                for people_t in per_frame
+            ],
+            body25,
+        )
     return points
 
 
@@ -402,9 +492,15 @@ def rotation_z(angle: float) -> np.ndarray:
     return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
 
 
-def write_3dpw_sequence(root: Path, split_dir: str, seq: str, num_frames: int,
-                        poses: list[np.ndarray], betas: list[np.ndarray],
-                        invalid: dict[int, list[int]] | None = None) -> dict:
+def write_3dpw_sequence(
+    root: Path,
+    split_dir: str,
+    seq: str,
+    num_frames: int,
+    poses: list[np.ndarray],
+    betas: list[np.ndarray],
+    invalid: dict[int, list[int]] | None = None,
+) -> dict:
     """``sequenceFiles/<split_dir>/<seq>.pkl`` (py2 pickle with the real keys) and
     ``imageFiles/<seq>/image_%05d.jpg``; people stand side by side.
 
@@ -414,8 +510,9 @@ def write_3dpw_sequence(root: Path, split_dir: str, seq: str, num_frames: int,
     people = len(poses)
     poses2d, valid = [], []
     for p in range(people):
-        pts = person_points(OPENPOSE18_NAMES, np.array([12.0 + 24.0 * p, 32.0]), 40.0,
-                            num_frames, 0.1, 40 + p)
+        pts = person_points(
+            OPENPOSE18_NAMES, np.array([12.0 + 24.0 * p, 32.0]), 40.0, num_frames, 0.1, 40 + p
+        )
         conf = np.full((num_frames, 18, 1), 0.9)
         conf[:, 0] = 0.05  # nose below the visibility threshold
         poses2d.append(np.transpose(np.concatenate([pts, conf], axis=2), (0, 2, 1)))
@@ -427,18 +524,26 @@ def write_3dpw_sequence(root: Path, split_dir: str, seq: str, num_frames: int,
         cam_poses[t, :3, :3] = rotation_z(0.1 * t)
         cam_poses[t, :3, 3] = [0.1 * t, 0.0, 3.0]
     data = {
-        "sequence": seq, "genders": ["m", "f"][:people],
-        "poses": poses, "betas": betas, "trans": [np.zeros((num_frames, 3))] * people,
+        "sequence": seq,
+        "genders": ["m", "f"][:people],
+        "poses": poses,
+        "betas": betas,
+        "trans": [np.zeros((num_frames, 3))] * people,
         "poses_60Hz": [np.repeat(p, 2, axis=0) for p in poses],
         "trans_60Hz": [np.zeros((2 * num_frames, 3))] * people,
-        "betas_clothed": betas, "v_template_clothed": [np.zeros((5, 3))] * people,
-        "poses2d": poses2d, "jointPositions": [np.zeros((num_frames, 72))] * people,
-        "cam_poses": cam_poses, "cam_intrinsics": np.array([[1961.0, 0, 540], [0, 1969, 960],
-                                                             [0, 0, 1.0]]),
-        "campose_valid": valid, "img_frame_ids": np.arange(num_frames),
+        "betas_clothed": betas,
+        "v_template_clothed": [np.zeros((5, 3))] * people,
+        "poses2d": poses2d,
+        "jointPositions": [np.zeros((num_frames, 72))] * people,
+        "cam_poses": cam_poses,
+        "cam_intrinsics": np.array([[1961.0, 0, 540], [0, 1969, 960], [0, 0, 1.0]]),
+        "campose_valid": valid,
+        "img_frame_ids": np.arange(num_frames),
     }
     write_py2_pickle(root / "sequenceFiles" / split_dir / f"{seq}.pkl", data)
     for t in range(num_frames):
-        write_image(root / "imageFiles" / seq / f"image_{t:05d}.jpg",
-                    frame_with_mark(TDPW_W, TDPW_H, None, 900 + t))
+        write_image(
+            root / "imageFiles" / seq / f"image_{t:05d}.jpg",
+            frame_with_mark(TDPW_W, TDPW_H, None, 900 + t),
+        )
     return {"poses2d": poses2d, "cam_poses": cam_poses, "campose_valid": valid}

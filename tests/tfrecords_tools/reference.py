@@ -1,7 +1,7 @@
 """Independent NumPy references for where a converter puts a keypoint (not a test module).
 
-Written from the spec's formulas (ORIGINAL_SPEC §6.2, §6.4, §6.5, §8 step 5), not from the
-library code, for the jitter-free case (``--trans_max 0 --scale_max 0`` and deltas 0).
+Written from the spec's formulas (docs/original_release.md §6.2, §6.4, §6.5, §8 step 5), not from
+the library code, for the jitter-free case (``--trans_max 0 --scale_max 0`` and deltas 0).
 """
 
 from __future__ import annotations
@@ -19,14 +19,40 @@ from src.data import schema
 CROP = 224
 PRECROP = 300
 PERSON_DIAG = 150.0
-FLIP_PERM_25 = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13, 14, 16, 15, 18, 17, 20, 19, 22, 21,
-                24, 23]
+FLIP_PERM_25 = [
+    5,
+    4,
+    3,
+    2,
+    1,
+    0,
+    11,
+    10,
+    9,
+    8,
+    7,
+    6,
+    12,
+    13,
+    14,
+    16,
+    15,
+    18,
+    17,
+    20,
+    19,
+    22,
+    21,
+    24,
+    23,
+]
 
 
 def read_records(path: Path) -> list[dict]:
     """Every record of a file, parsed with the schema's NumPy reader."""
-    return [schema.parse_example_np(r.numpy(), str(path))
-            for r in tf.data.TFRecordDataset(str(path))]
+    return [
+        schema.parse_example_np(r.numpy(), str(path)) for r in tf.data.TFRecordDataset(str(path))
+    ]
 
 
 def _factors(width: int, height: int, scale: float) -> np.ndarray:
@@ -41,8 +67,9 @@ def box_center_scale(kp: np.ndarray, thresh: float = 0.0) -> tuple[np.ndarray, f
     return (lo + hi) / 2, PERSON_DIAG / np.hypot(*(hi - lo))
 
 
-def train_keypoints(kp: np.ndarray, width: int, height: int, flip: bool,
-                    centers_scales: list | None = None) -> np.ndarray:
+def train_keypoints(
+    kp: np.ndarray, width: int, height: int, flip: bool, centers_scales: list | None = None
+) -> np.ndarray:
     """Normalised 224-crop labels of jitter-free training records.
 
     Per frame: pre-crop (resize by 150/diag around the box center, 300 crop), then the 224
@@ -55,8 +82,7 @@ def train_keypoints(kp: np.ndarray, width: int, height: int, flip: bool,
     """
     out = np.zeros(kp.shape)
     for t in range(len(kp)):
-        center, scale = (centers_scales[t] if centers_scales is not None
-                         else box_center_scale(kp[t]))
+        center, scale = centers_scales[t] if centers_scales is not None else box_center_scale(kp[t])
         f = _factors(width, height, scale)
         start = np.round(center * f) - PRECROP // 2
         crop = kp[t, :, :2] * f - start - (PRECROP // 2 - CROP // 2)
@@ -74,8 +100,9 @@ def smooth_params(kp: np.ndarray, thresh: float, kernel: int = 11, sigma: float 
     linearly interpolated (first and last frame must have one), then median and Gaussian."""
     seen = [t for t in range(len(kp)) if (kp[t, :, 2] > thresh).any()]
     assert seen[0] == 0 and seen[-1] == len(kp) - 1
-    known = np.array([[*box_center_scale(kp[t], thresh)[0], box_center_scale(kp[t], thresh)[1]]
-                      for t in seen])
+    known = np.array(
+        [[*box_center_scale(kp[t], thresh)[0], box_center_scale(kp[t], thresh)[1]] for t in seen]
+    )
     raw = np.stack([np.interp(np.arange(len(kp)), seen, known[:, c]) for c in range(3)], 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # medfilt warns when the kernel exceeds the track
@@ -83,8 +110,9 @@ def smooth_params(kp: np.ndarray, thresh: float, kernel: int = 11, sigma: float 
     return np.stack([gaussian_filter1d(m, sigma) for m in median], 1)
 
 
-def eval_crop_keypoints(kp: np.ndarray, params: np.ndarray, width: int, height: int,
-                        thresh: float = 0.1) -> np.ndarray:
+def eval_crop_keypoints(
+    kp: np.ndarray, params: np.ndarray, width: int, height: int, thresh: float = 0.1
+) -> np.ndarray:
     """Crop-pixel keypoints of test records (§6.2): vis = confidence > 0.1, invisible zeroed."""
     out = np.zeros(kp.shape)
     for t in range(len(kp)):
@@ -94,5 +122,3 @@ def eval_crop_keypoints(kp: np.ndarray, params: np.ndarray, width: int, height: 
         out[t, vis, :2] = kp[t, vis, :2] * f - start
         out[t, vis, 2] = 1
     return out
-
-

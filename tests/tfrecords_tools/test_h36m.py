@@ -20,8 +20,16 @@ from tests.tfrecords_tools.fixtures import (
 from tfrecords_tools import h36m
 
 ENCODER = "tests.tfrecords_tools.fixtures:tiny_encoder"
-NO_JITTER = ["--trans_max", "0", "--delta_trans_max", "0", "--scale_max", "0",
-             "--delta_scale_max", "0"]
+NO_JITTER = [
+    "--trans_max",
+    "0",
+    "--delta_trans_max",
+    "0",
+    "--scale_max",
+    "0",
+    "--delta_scale_max",
+    "0",
+]
 R_HEEL, L_HEEL = 0, 5  # the marked H3.6M right ankle (17-joint index 3) lands on R_HEEL, or
 # on L_HEEL in a mirrored crop (the mirror image of a right ankle is a left ankle)
 LSP_FLIP = [5, 4, 3, 2, 1, 0, 11, 10, 9, 8, 7, 6, 12, 13]
@@ -58,18 +66,36 @@ def h36m_root(tmp_path_factory):
 def h36m_train(h36m_root, tmp_path_factory):
     root, gts = h36m_root
     out = tmp_path_factory.mktemp("h36m_tf")
-    assert h36m.main(["--data_directory", str(root), "--output_directory", str(out),
-                      "--split", "train", "--num_copy", "2", "--max_sequence_length", "5",
-                      "--encoder_factory", ENCODER, "--seed", "0", "--noprogress",
-                      *NO_JITTER]) == 0
+    assert (
+        h36m.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(out),
+                "--split",
+                "train",
+                "--num_copy",
+                "2",
+                "--max_sequence_length",
+                "5",
+                "--encoder_factory",
+                ENCODER,
+                "--seed",
+                "0",
+                "--noprogress",
+                *NO_JITTER,
+            ]
+        )
+        == 0
+    )
     return out, gts["train"]
 
 
 def test_training_chunks_carry_keypoints_3d_joints_and_intrinsics(h36m_train):
     out, gt = h36m_train
     files = sorted((out / "h36m" / "train").glob("*.tfrecord"))
-    assert [f.name for f in files] == [f"train_cam00_S1_Walking_0_copy{c}.tfrecord"
-                                       for c in (0, 1)]
+    assert [f.name for f in files] == [f"train_cam00_S1_Walking_0_copy{c}.tfrecord" for c in (0, 1)]
     kp, joints = _kp25(gt), _joints14_m(gt)
     flips = []
     for path in files:
@@ -80,13 +106,14 @@ def test_training_chunks_carry_keypoints_3d_joints_and_intrinsics(h36m_train):
         for record, start in zip(records, (0, 5, 7), strict=True):
             frames = slice(start, start + 5)
             np.testing.assert_allclose(
-                record["kp2d"], ref.train_keypoints(kp[frames], H36M_W, H36M_H, flipped),
-                atol=1e-4)
+                record["kp2d"], ref.train_keypoints(kp[frames], H36M_W, H36M_H, flipped), atol=1e-4
+            )
             want = _mirror_joints(joints[frames]) if flipped else joints[frames]
             np.testing.assert_allclose(record["joints3d"], want, atol=1e-5)
             assert record["has_3d_joints"] == 1 and record["has_smpl"] == 0
-            np.testing.assert_allclose(record["cams"], _train_cams(kp[frames], gt, flipped),
-                                       rtol=1e-5, atol=1e-3)
+            np.testing.assert_allclose(
+                record["cams"], _train_cams(kp[frames], gt, flipped), rtol=1e-5, atol=1e-3
+            )
     assert any(flips) and not all(flips)
 
 
@@ -106,7 +133,7 @@ def _train_cams(kp: np.ndarray, gt: dict, flipped: bool) -> np.ndarray:
 
 def _file_is_flipped(records: list[dict], kp: np.ndarray) -> bool:
     """One flip per video: compare the first chunk with the unflipped reference."""
-    plain = ref.train_keypoints(kp[:records[0]["N"]], H36M_W, H36M_H, False)
+    plain = ref.train_keypoints(kp[: records[0]["N"]], H36M_W, H36M_H, False)
     return not np.allclose(records[0]["kp2d"], plain, atol=1e-4)
 
 
@@ -119,36 +146,55 @@ def test_training_crops_show_the_marked_ankle_where_its_label_says(h36m_train):
             for t in range(record["N"]):
                 label = (record["kp2d"][t, L_HEEL if flipped else R_HEEL, :2] + 1) * 112
                 want = label + mark_offset(record["scale_factors"][t], flipped)
-                np.testing.assert_allclose(red_centroid(decode_jpeg(record["images"][t])),
-                                           want, atol=0.75)
+                np.testing.assert_allclose(
+                    red_centroid(decode_jpeg(record["images"][t])), want, atol=0.75
+                )
 
 
 def test_training_records_feed_the_3d_side_of_the_pipeline(h36m_train):
     out, _ = h36m_train
-    records = [r for p in sorted((out / "h36m" / "train").glob("*.tfrecord"))
-               for r in ref.read_records(p)]
-    batch = next(iter(pipeline.make_train_dataset(out, ["h36m"], batch_size=2, seq_length=4,
-                                                  seed=0)))
+    records = [
+        r for p in sorted((out / "h36m" / "train").glob("*.tfrecord")) for r in ref.read_records(p)
+    ]
+    batch = next(
+        iter(pipeline.make_train_dataset(out, ["h36m"], batch_size=2, seq_length=4, seed=0))
+    )
     assert batch["has_3d_joints"].numpy().tolist() == [1.0, 1.0]
     for b in range(2):
         kp, j3d = batch["kp2d"][b].numpy(), batch["joints3d"][b].numpy()
-        assert any(np.allclose(r["kp2d"][s:s + 4], kp) and np.allclose(r["joints3d"][s:s + 4], j3d)
-                   for r in records for s in range(r["N"] - 3))
+        assert any(
+            np.allclose(r["kp2d"][s : s + 4], kp) and np.allclose(r["joints3d"][s : s + 4], j3d)
+            for r in records
+            for s in range(r["N"] - 3)
+        )
 
 
 def test_val_record_keeps_crop_pixels_3d_joints_and_the_original_dir_name(h36m_root, tmp_path):
     root, gts = h36m_root
     out = tmp_path / "human36m_nomosh"  # the original prepare_datasets.sh path, used as is
-    assert h36m.main(["--data_directory", str(root), "--output_directory", str(out),
-                      "--split", "val", "--noprogress"]) == 0
+    assert (
+        h36m.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(out),
+                "--split",
+                "val",
+                "--noprogress",
+            ]
+        )
+        == 0
+    )
     files = pipeline.dataset_files(tmp_path, "h36m", "val")
     assert [f.rsplit("/", 2)[-2:] for f in files] == [["val", "S5_Eating_1_cam03.tfrecord"]]
     (record,) = ref.read_records(files[0])
     gt = gts["val"]
     kp = _kp25(gt)
     params = ref.smooth_params(kp, 0.1)
-    np.testing.assert_allclose(record["kp2d"], ref.eval_crop_keypoints(kp, params, H36M_W, H36M_H),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        record["kp2d"], ref.eval_crop_keypoints(kp, params, H36M_W, H36M_H), atol=1e-3
+    )
     np.testing.assert_allclose(record["joints3d"], _joints14_m(gt), atol=1e-6)
     assert record["has_3d_joints"] == 1 and list(record["time_pts"]) == [0, 10]
     f = np.floor(np.array([H36M_W, H36M_H])[None] * params[:, 2:]) / np.array([H36M_W, H36M_H])
@@ -159,8 +205,20 @@ def test_val_record_keeps_crop_pixels_3d_joints_and_the_original_dir_name(h36m_r
 
 def test_test_split_skips_the_original_excluded_trials(h36m_root, tmp_path):
     root, _ = h36m_root
-    assert h36m.main(["--data_directory", str(root), "--output_directory", str(tmp_path),
-                      "--split", "test", "--noprogress"]) == 0
+    assert (
+        h36m.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(tmp_path),
+                "--split",
+                "test",
+                "--noprogress",
+            ]
+        )
+        == 0
+    )
     names = [p.name for p in (tmp_path / "h36m" / "test").glob("*.tfrecord")]
     assert names == ["S11_Directions_0_cam03.tfrecord"]
 
@@ -169,8 +227,17 @@ def test_pose_file_without_3d_is_named(tmp_path, capsys):
     write_h36m_sequence(tmp_path / "in", 5, "Posing", 0, 1, 3)
     path = tmp_path / "in" / "S5" / "Posing_0" / "cam_1" / "gt_poses.pkl"
     write_py2_pickle(path, {"2d": np.zeros((3, 17, 2))})
-    status = h36m.main(["--data_directory", str(tmp_path / "in"), "--output_directory",
-                        str(tmp_path / "out"), "--split", "val", "--noprogress"])
+    status = h36m.main(
+        [
+            "--data_directory",
+            str(tmp_path / "in"),
+            "--output_directory",
+            str(tmp_path / "out"),
+            "--split",
+            "val",
+            "--noprogress",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1 and str(path) in err and "'3d'" in err
 

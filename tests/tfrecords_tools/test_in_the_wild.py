@@ -20,18 +20,29 @@ from tests.tfrecords_tools.fixtures import (
     red_centroid,
     write_wild_video,
 )
+from tests.timeouts import scaled
 from tfrecords_tools import in_the_wild
 
 ENCODER = "tests.tfrecords_tools.fixtures:tiny_encoder"
-NO_JITTER = ["--trans_max", "0", "--delta_trans_max", "0", "--scale_max", "0",
-             "--delta_scale_max", "0"]
+NO_JITTER = [
+    "--trans_max",
+    "0",
+    "--delta_trans_max",
+    "0",
+    "--scale_max",
+    "0",
+    "--delta_scale_max",
+    "0",
+]
 L_ANKLE, R_ANKLE = 23, 24  # OpenPose ankles; a mirrored left ankle is labelled right
 KEPT = slice(2, 45)  # person 0 of clip_a: frames 0-1 show 3 joints, so the track starts at 2
 
 
 def _people() -> list[WildPerson]:
-    return [WildPerson(0, 45, (20.0, 24.0), 1, sparse_frames=(0, 1)),
-            WildPerson(5, 21, (46.0, 24.0), 2)]  # 16 frames: dropped by the cleaning
+    return [
+        WildPerson(0, 45, (20.0, 24.0), 1, sparse_frames=(0, 1)),
+        WildPerson(5, 21, (46.0, 24.0), 2),
+    ]  # 16 frames: dropped by the cleaning
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +51,9 @@ def wild_root(tmp_path_factory):
     clip_c: frame folder + AlphaPose."""
     root = tmp_path_factory.mktemp("wild")
     points = {
-        "clip_a": write_wild_video(root, "clip_a", 45, _people(), "openpose25", False,
-                                   mark=(0, "l_ankle")),
+        "clip_a": write_wild_video(
+            root, "clip_a", 45, _people(), "openpose25", False, mark=(0, "l_ankle")
+        ),
         "tag/clip_b": write_wild_video(root, "tag/clip_b", 45, _people(), "openpose18", True),
         "clip_c": write_wild_video(root, "clip_c", 45, _people(), "coco17", False),
     }
@@ -61,16 +73,35 @@ def _expected_kp(points: np.ndarray, mapping, threshold: bool) -> np.ndarray:
 def wild_train(wild_root, tmp_path_factory):
     root, points = wild_root
     out = tmp_path_factory.mktemp("wild_tf")
-    assert in_the_wild.main(["--data_directory", str(root), "--output_directory", str(out),
-                             "--split", "train", "--num_copy", "2", "--num_shards", "2",
-                             "--encoder_factory", ENCODER, "--noprogress", *NO_JITTER]) == 0
+    assert (
+        in_the_wild.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(out),
+                "--split",
+                "train",
+                "--num_copy",
+                "2",
+                "--num_shards",
+                "2",
+                "--encoder_factory",
+                ENCODER,
+                "--noprogress",
+                *NO_JITTER,
+            ]
+        )
+        == 0
+    )
     return out, points
 
 
 def _train_records(out) -> list[dict]:
     files = sorted((out / "insta_variety" / "train").glob("*.tfrecord"))
-    assert [f.name for f in files] == [f"insta_variety_copy{c}-0000{s}-of-00002.tfrecord"
-                                       for c in (0, 1) for s in (0, 1)]
+    assert [f.name for f in files] == [
+        f"insta_variety_copy{c}-0000{s}-of-00002.tfrecord" for c in (0, 1) for s in (0, 1)
+    ]
     return [r for f in files for r in ref.read_records(f)]
 
 
@@ -106,31 +137,52 @@ def test_training_crop_shows_the_marked_ankle_where_its_label_says(wild_train):
             left = (record["kp2d"][t, L_ANKLE, :2] + 1) * 112
             right = (record["kp2d"][t, R_ANKLE, :2] + 1) * 112
             seen = red_centroid(decode_jpeg(record["images"][t]))
-            ok = [np.allclose(seen, left + mark_offset(record["scale_factors"][t]), atol=0.75),
-                  np.allclose(seen, right + mark_offset(record["scale_factors"][t], True),
-                              atol=0.75)]
+            ok = [
+                np.allclose(seen, left + mark_offset(record["scale_factors"][t]), atol=0.75),
+                np.allclose(seen, right + mark_offset(record["scale_factors"][t], True), atol=0.75),
+            ]
             assert any(ok), (seen, left, right)
 
 
 def test_training_records_feed_the_input_pipeline(wild_train):
     out, _ = wild_train
     records = _train_records(out)
-    batch = next(iter(pipeline.make_train_dataset(out, ["insta_variety"], batch_size=3,
-                                                  seq_length=20, seed=1)))
+    batch = next(
+        iter(
+            pipeline.make_train_dataset(out, ["insta_variety"], batch_size=3, seq_length=20, seed=1)
+        )
+    )
     for b in range(3):
         kp = batch["kp2d"][b].numpy()
-        assert any(np.allclose(r["kp2d"][s:s + 20], kp) for r in records
-                   for s in range(r["N"] - 19))
+        assert any(
+            np.allclose(r["kp2d"][s : s + 20], kp) for r in records for s in range(r["N"] - 19)
+        )
 
 
 def test_test_records_one_file_per_video_with_crop_pixels(wild_root, tmp_path):
     root, points = wild_root
-    assert in_the_wild.main(["--data_directory", str(root), "--output_directory", str(tmp_path),
-                             "--split", "test", "--dataset_name", "my_videos",
-                             "--noprogress"]) == 0
+    assert (
+        in_the_wild.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(tmp_path),
+                "--split",
+                "test",
+                "--dataset_name",
+                "my_videos",
+                "--noprogress",
+            ]
+        )
+        == 0
+    )
     folder = tmp_path / "my_videos" / "test"
     assert sorted(p.name for p in folder.glob("*.tfrecord")) == [
-        "clip_a.tfrecord", "clip_c.tfrecord", "tag_clip_b.tfrecord"]
+        "clip_a.tfrecord",
+        "clip_c.tfrecord",
+        "tag_clip_b.tfrecord",
+    ]
     (record,) = ref.read_records(folder / "tag_clip_b.tfrecord")
     kp = _expected_kp(points["tag/clip_b"][0], FROM_OPENPOSE18, threshold=False)
     params = ref.smooth_params(kp, 0.1)
@@ -144,9 +196,22 @@ def test_test_records_one_file_per_video_with_crop_pixels(wild_root, tmp_path):
 def test_video_list_selects_videos_by_split(wild_root, tmp_path):
     root, _ = wild_root
     (tmp_path / "list_val.txt").write_text("# held out\nclip_c\n\n")
-    assert in_the_wild.main(["--data_directory", str(root), "--output_directory", str(tmp_path),
-                             "--split", "val", "--video_list", str(tmp_path / "list_{}.txt"),
-                             "--noprogress"]) == 0
+    assert (
+        in_the_wild.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(tmp_path),
+                "--split",
+                "val",
+                "--video_list",
+                str(tmp_path / "list_{}.txt"),
+                "--noprogress",
+            ]
+        )
+        == 0
+    )
     assert [p.name for p in (tmp_path / "insta_variety" / "val").iterdir()] == ["clip_c.tfrecord"]
 
 
@@ -166,19 +231,28 @@ def test_cleaning_rules_of_instavariety():
 
 
 def test_broken_keypoint_json_is_named(tmp_path, capsys):
-    write_wild_video(tmp_path / "in", "clip", 3, [WildPerson(0, 3, (30.0, 24.0), 1)],
-                     "openpose25", False)
+    write_wild_video(
+        tmp_path / "in", "clip", 3, [WildPerson(0, 3, (30.0, 24.0), 1)], "openpose25", False
+    )
     bad = sorted((tmp_path / "in" / "openpose" / "clip").glob("*.json"))[1]
     bad.write_text("{not json")
-    status = in_the_wild.main(["--data_directory", str(tmp_path / "in"), "--output_directory",
-                               str(tmp_path / "out"), "--split", "test", "--noprogress"])
+    status = in_the_wild.main(
+        [
+            "--data_directory",
+            str(tmp_path / "in"),
+            "--output_directory",
+            str(tmp_path / "out"),
+            "--split",
+            "test",
+            "--noprogress",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1 and str(bad) in err and len(err.strip().splitlines()) == 1
 
 
 def test_missing_frames_are_named(tmp_path):
-    write_wild_video(tmp_path, "clip", 3, [WildPerson(0, 3, (30.0, 24.0), 1)], "openpose25",
-                     False)
+    write_wild_video(tmp_path, "clip", 3, [WildPerson(0, 3, (30.0, 24.0), 1)], "openpose25", False)
     (tmp_path / "frames" / "clip").rename(tmp_path / "elsewhere")
     with pytest.raises(FileNotFoundError, match=r"no frames for video 'clip'"):
         in_the_wild.locate(tmp_path, "clip")
@@ -187,11 +261,22 @@ def test_missing_frames_are_named(tmp_path):
 @pytest.mark.slow
 def test_command_line_run_in_a_subprocess_with_two_workers(wild_root, tmp_path):
     root, _ = wild_root
-    cmd = [sys.executable, "-m", "tfrecords_tools.in_the_wild", "--data_directory", str(root),
-           "--output_directory", str(tmp_path), "--split", "test", "--num_workers", "2",
-           "--noprogress"]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "tfrecords_tools.in_the_wild",
+        "--data_directory",
+        str(root),
+        "--output_directory",
+        str(tmp_path),
+        "--split",
+        "test",
+        "--num_workers",
+        "2",
+        "--noprogress",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(300))
     assert done.returncode == 0, done.stderr
     assert len(list((tmp_path / "insta_variety" / "test").glob("*.tfrecord"))) == 3
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=scaled(300))
     assert again.returncode == 0 and "wrote 0 file(s)" in again.stderr

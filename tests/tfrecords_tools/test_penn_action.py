@@ -23,8 +23,16 @@ from tfrecords_tools import penn_action
 
 REAL_FORMATS = Path("/work/shared/data/formats/penn_action")
 ENCODER = "tests.tfrecords_tools.fixtures:tiny_encoder"
-NO_JITTER = ["--trans_max", "0", "--delta_trans_max", "0", "--scale_max", "0",
-             "--delta_scale_max", "0"]
+NO_JITTER = [
+    "--trans_max",
+    "0",
+    "--delta_trans_max",
+    "0",
+    "--scale_max",
+    "0",
+    "--delta_scale_max",
+    "0",
+]
 HEAD_TOP = 13  # where Penn's head (the marked joint) lands
 
 
@@ -63,10 +71,26 @@ def penn_root(tmp_path_factory):
 def penn_train(penn_root, tmp_path_factory):
     root, labels = penn_root
     out = tmp_path_factory.mktemp("penn_tf")
-    status = penn_action.main([
-        "--data_directory", str(root), "--output_directory", str(out), "--split", "train",
-        "--num_copy", "2", "--num_shards", "1", "--encoder_factory", ENCODER, "--seed", "3",
-        "--noprogress", *NO_JITTER])
+    status = penn_action.main(
+        [
+            "--data_directory",
+            str(root),
+            "--output_directory",
+            str(out),
+            "--split",
+            "train",
+            "--num_copy",
+            "2",
+            "--num_shards",
+            "1",
+            "--encoder_factory",
+            ENCODER,
+            "--seed",
+            "3",
+            "--noprogress",
+            *NO_JITTER,
+        ]
+    )
     assert status == 0
     return out, labels
 
@@ -74,8 +98,9 @@ def penn_train(penn_root, tmp_path_factory):
 def test_training_keypoints_land_at_their_normalised_crop_position(penn_train):
     out, labels = penn_train
     files = sorted((out / "penn_action" / "train").glob("*.tfrecord"))
-    assert [f.name for f in files] == [f"penn_action_copy{c}-0000{s}-of-00002.tfrecord"
-                                       for c in (0, 1) for s in (0, 1)]
+    assert [f.name for f in files] == [
+        f"penn_action_copy{c}-0000{s}-of-00002.tfrecord" for c in (0, 1) for s in (0, 1)
+    ]
     flips = []
     for path in files:
         (record,) = ref.read_records(path)
@@ -100,34 +125,54 @@ def test_training_crop_shows_the_marked_joint_where_its_label_says(penn_train):
             expected = label_px + mark_offset(record["scale_factors"][t], flipped)
             np.testing.assert_allclose(red_centroid(crop), expected, atol=0.75)
             # phi was computed from this very crop (tiny encoder: mean RGB in [-1, 1])
-            np.testing.assert_allclose(record["phi"][t, :3], crop.mean((0, 1)) / 127.5 - 1,
-                                       atol=0.03)
+            np.testing.assert_allclose(
+                record["phi"][t, :3], crop.mean((0, 1)) / 127.5 - 1, atol=0.03
+            )
 
 
 def test_training_records_feed_the_input_pipeline(penn_train):
     out, _ = penn_train
-    records = [r for p in sorted((out / "penn_action" / "train").glob("*.tfrecord"))
-               for r in ref.read_records(p)]
+    records = [
+        r
+        for p in sorted((out / "penn_action" / "train").glob("*.tfrecord"))
+        for r in ref.read_records(p)
+    ]
     ds = pipeline.make_train_dataset(out, ["penn_action"], batch_size=2, seq_length=20, seed=0)
     batch = next(iter(ds))
     assert batch["phi"].shape == (2, 20, 2048) and batch["kp2d"].shape == (2, 20, 25, 3)
     for b in range(2):  # each element is 20 consecutive frames of one record
         phi, kp = batch["phi"][b].numpy(), batch["kp2d"][b].numpy()
-        assert any(np.allclose(r["phi"][s:s + 20], phi) and np.allclose(r["kp2d"][s:s + 20], kp)
-                   for r in records for s in range(r["N"] - 19))
+        assert any(
+            np.allclose(r["phi"][s : s + 20], phi) and np.allclose(r["kp2d"][s : s + 20], kp)
+            for r in records
+            for s in range(r["N"] - 19)
+        )
 
 
 def test_val_records_hold_crop_pixel_keypoints_from_the_smoothed_box(penn_root, tmp_path):
     root, labels = penn_root
-    assert penn_action.main(["--data_directory", str(root), "--output_directory", str(tmp_path),
-                             "--split", "val", "--noprogress"]) == 0
+    assert (
+        penn_action.main(
+            [
+                "--data_directory",
+                str(root),
+                "--output_directory",
+                str(tmp_path),
+                "--split",
+                "val",
+                "--noprogress",
+            ]
+        )
+        == 0
+    )
     files = sorted((tmp_path / "penn_action" / "val").glob("*.tfrecord"))
     assert [f.name for f in files] == ["0004.tfrecord", "0014.tfrecord"]
     (record,) = ref.read_records(files[0])
     kp = _kp25(labels["0004"])
     params = ref.smooth_params(kp, 0.1)
-    np.testing.assert_allclose(record["kp2d"], ref.eval_crop_keypoints(kp, params, PENN_W, PENN_H),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        record["kp2d"], ref.eval_crop_keypoints(kp, params, PENN_W, PENN_H), atol=1e-3
+    )
     assert list(record["time_pts"]) == [0, 12] and record["phi"] is None
     crop = decode_jpeg(record["images"][5])
     expected = record["kp2d"][5, HEAD_TOP, :2] + mark_offset(record["scale_factors"][5])
@@ -136,8 +181,15 @@ def test_val_records_hold_crop_pixel_keypoints_from_the_smoothed_box(penn_root, 
 
 def test_rerun_skips_finished_files(penn_root, tmp_path, caplog):
     root, _ = penn_root
-    argv = ["--data_directory", str(root), "--output_directory", str(tmp_path), "--split",
-            "test", "--noprogress"]
+    argv = [
+        "--data_directory",
+        str(root),
+        "--output_directory",
+        str(tmp_path),
+        "--split",
+        "test",
+        "--noprogress",
+    ]
     assert penn_action.main(argv) == 0
     files = sorted((tmp_path / "penn_action" / "test").glob("*.tfrecord"))
     assert len(files) == 9
@@ -195,10 +247,20 @@ def test_label_file_without_visibility_is_named(penn_root, tmp_path, capsys):
     (bad_root / "frames" / "0001").mkdir(parents=True)
     mat = scipy.io.loadmat(root / "labels" / "0001.mat")
     del mat["visibility"]
-    scipy.io.savemat(bad_root / "labels" / "0001.mat",
-                     {k: v for k, v in mat.items() if not k.startswith("__")})
-    status = penn_action.main(["--data_directory", str(bad_root), "--output_directory",
-                               str(tmp_path / "o"), "--split", "test", "--noprogress"])
+    scipy.io.savemat(
+        bad_root / "labels" / "0001.mat", {k: v for k, v in mat.items() if not k.startswith("__")}
+    )
+    status = penn_action.main(
+        [
+            "--data_directory",
+            str(bad_root),
+            "--output_directory",
+            str(tmp_path / "o"),
+            "--split",
+            "test",
+            "--noprogress",
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1
     assert str(bad_root / "labels" / "0001.mat") in err and "visibility" in err

@@ -6,6 +6,7 @@ before TensorFlow initialises).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def main(smpl_path: str) -> None:
         for i in range(2)
     ]
     small = build(tf.distribute.OneDeviceStrategy("/cpu:0"), smpl_path)
-    small.settings.batch_size = TINY_B // 2
+    small.settings = dataclasses.replace(small.settings, batch_size=TINY_B // 2)
     for a, b in zip(
         one.model.weights + one.discriminator.weights,
         small.model.weights + small.discriminator.weights,

@@ -11,14 +11,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from src import main as hmmr_main  # noqa: E402
+from src import main as hmmr_main  # noqa: E402  (defines the training flags)
+from src.training import command_line  # noqa: E402
+from src.training.run import run  # noqa: E402
 
 flags.DEFINE_string("weights_out", None, "npz of the final weights of this worker")
 
 
 def main(argv: list[str]) -> None:
     del argv
-    trainer, result = hmmr_main.train_from_flags(flags.FLAGS)
+    trainer, result = run(command_line.train_config(hmmr_main.FLAGS, sys.argv))
     arrays = {w.path: w.numpy() for w in trainer.model.weights + trainer.discriminator.weights}
     arrays["__step__"] = np.array(result.step)
     np.savez(flags.FLAGS.weights_out, **arrays)

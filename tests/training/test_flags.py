@@ -1,4 +1,5 @@
-"""Flags: the original names and defaults (ORIGINAL_SPEC §2), flagfiles, params.json, resume."""
+"""Flags: the original names and defaults (docs/original_release.md §2), flagfiles, params.json,
+resume."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from absl import flags
 from src.networks.config import ModelConfig
 from src.training import flags as train_flags
 
-# ORIGINAL_SPEC §2.1-2.6 and §2.7 (datasets), typed out from the spec, not from the code.
+# docs/original_release.md §2.1-2.6 and §2.7 (datasets), typed out from the spec, not from the code.
 SPEC_DEFAULTS = {
     "smpl_model_path": "models/neutral_smpl_with_cocoplustoesankles_reg.pkl",
     "smpl_face_path": "src/tf_smpl/smpl_faces.npy",
@@ -77,6 +78,14 @@ def fv() -> flags.FlagValues:
     return values
 
 
+def _reparse(fv: flags.FlagValues, *args: str) -> frozenset[str]:
+    """Parse ``train ARGS`` afresh; the flags typed there (not from flagfiles)."""
+    argv = ["train", *args]
+    fv.unparse_flags()
+    fv(argv)
+    return train_flags.typed_flag_names(argv, fv)
+
+
 def test_every_original_flag_has_the_spec_default(fv):
     for name, default in SPEC_DEFAULTS.items():
         assert fv[name].value == default, name
@@ -131,28 +140,53 @@ def test_load_params_names_the_missing_file(tmp_path):
 
 def test_resume_takes_saved_values_for_flags_not_given(fv):
     saved = dict(train_flags.resolved_params(fv), batch_size=4, e_lr=3e-5, datasets=["penn_action"])
-    fv.unparse_flags()
-    fv(["train", "--e_lr=1e-3"])
-    differences = train_flags.merge_saved_params(fv, saved)
+    typed = _reparse(fv, "--e_lr=1e-3")
+    merge = train_flags.merge_saved_params(fv, saved, typed)
     assert fv.batch_size == 4 and fv.datasets == ["penn_action"]
     assert fv.e_lr == 1e-3
-    assert [(d.name, d.saved, d.current) for d in differences] == [("e_lr", 3e-5, 1e-3)]
-    assert "--e_lr: saved 3e-05, now 0.001" == str(differences[0])
+    assert [(d.name, d.saved, d.current) for d in merge.changed] == [("e_lr", 3e-5, 1e-3)]
+    assert "--e_lr: saved 3e-05, now 0.001" == str(merge.changed[0])
+    assert merge.kept == ()
 
 
 def test_resume_refuses_a_changed_architecture(fv):
     saved = dict(train_flags.resolved_params(fv), num_conv_layers=2)
-    fv.unparse_flags()
-    fv(["train", "--num_conv_layers=3"])
+    typed = _reparse(fv, "--num_conv_layers=3")
     with pytest.raises(ValueError, match="num_conv_layers: saved 2, now 3"):
-        train_flags.merge_saved_params(fv, saved)
+        train_flags.merge_saved_params(fv, saved, typed)
 
 
 def test_resume_ignores_the_run_location_flags(fv):
     saved = dict(train_flags.resolved_params(fv), load_path="elsewhere")
-    fv.unparse_flags()
-    fv(["train", "--load_path=here"])
-    assert train_flags.merge_saved_params(fv, saved) == []
+    typed = _reparse(fv, "--load_path=here")
+    assert train_flags.merge_saved_params(fv, saved, typed) == train_flags.ResumeMerge()
+
+
+def test_only_flags_typed_outside_flagfiles_count_as_typed(fv, tmp_path):
+    cfg = tmp_path / "run.cfg"
+    cfg.write_text("--batch_size=4\n--data_dir=from_file\n--do_hallucinate\n")
+    typed = _reparse(
+        fv, f"--flagfile={cfg}", "--e_lr", "0.001", "-T=12", "--nopredict_delta", "--xla", "--"
+    )
+    assert fv["batch_size"].present and fv["data_dir"].present  # absl cannot tell them apart
+    assert typed == {"e_lr", "T", "predict_delta", "xla"}
+    assert train_flags.typed_flag_names(["train", "--flagfile", str(cfg)], fv) == frozenset()
+
+
+def test_resume_with_the_same_flagfile_keeps_params_json_and_lists_typed_changes(fv, tmp_path):
+    saved = dict(train_flags.resolved_params(fv), data_dir="data/moved", batch_size=4, e_lr=3e-5)
+    cfg = tmp_path / "run.cfg"
+    cfg.write_text("--data_dir=data/original\n--batch_size=4\n--num_conv_layers=2\n")
+    typed = _reparse(fv, f"--flagfile={cfg}", "--e_lr=1e-4")
+    merge = train_flags.merge_saved_params(fv, saved, typed)
+    # the flagfile's --data_dir and architecture flag do not override params.json
+    assert (fv.data_dir, fv.batch_size, fv.num_conv_layers) == ("data/moved", 4, 3)
+    assert fv.e_lr == 1e-4  # typed on the command line: wins, and is reported
+    assert [str(d) for d in merge.changed] == ["--e_lr: saved 3e-05, now 0.0001"]
+    assert {(d.name, d.saved, d.current) for d in merge.kept} == {
+        ("data_dir", "data/moved", "data/original"),
+        ("num_conv_layers", 3, 2),
+    }
 
 
 def test_model_config_follows_the_flags(fv):
@@ -189,10 +223,9 @@ def test_phi_dim_is_a_new_architecture_flag_that_sets_the_model_width(fv):
 
 def test_resume_refuses_a_changed_phi_dim(fv):
     saved = train_flags.resolved_params(fv)
-    fv.unparse_flags()
-    fv(["train", "--phi_dim=64"])
+    typed = _reparse(fv, "--phi_dim=64")
     with pytest.raises(ValueError, match="phi_dim: saved 2048, now 64"):
-        train_flags.merge_saved_params(fv, saved)
+        train_flags.merge_saved_params(fv, saved, typed)
 
 
 @pytest.mark.parametrize(
@@ -241,10 +274,9 @@ def test_use_hmr_only_checks_t_only_for_supervised_offsets(fv):
 
 def test_resume_refuses_switching_use_hmr_only(fv):
     saved = train_flags.resolved_params(fv)
-    fv.unparse_flags()
-    fv(["train", "--use_hmr_only"])
+    typed = _reparse(fv, "--use_hmr_only")
     with pytest.raises(ValueError, match="use_hmr_only"):
-        train_flags.merge_saved_params(fv, saved)
+        train_flags.merge_saved_params(fv, saved, typed)
 
 
 def test_hallucinate_preds_without_hallucinate_warns(fv):

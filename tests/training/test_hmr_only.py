@@ -23,6 +23,7 @@ from src.networks.config import ModelConfig
 from src.networks.hmmr import HMMR
 from src.training import export_weights
 from src.training import trainer as tr
+from tests.timeouts import scaled
 from tests.training.helpers import (
     TINY_B,
     TINY_MODEL,
@@ -202,7 +203,7 @@ def test_main_trains_and_exports_the_per_frame_baseline(quick_data, small_standi
             "--use_hmr_only",
             "--max_iteration=3",
         ],
-        timeout=300,
+        timeout=scaled(300),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "--num_conv_layers=3 is ignored with --use_hmr_only" in result.stderr

@@ -15,6 +15,7 @@ import pytest
 
 from src.checkpoints import weights_dir
 from src.training import checkpointing as ck
+from tests.timeouts import scaled
 from tests.training.helpers import PYTHON, REPO, TINY_RUN_FLAGS, run_python, subprocess_env
 
 pytestmark = pytest.mark.slow
@@ -78,12 +79,12 @@ def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, 
     )
     wait_for(
         lambda: (p := ck.latest_checkpoint(run_dir)) is not None and int(p.rsplit("-", 1)[1]) >= 6,
-        240,
+        scaled(240),
         proc,
         log,
     )
     proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    proc.wait(scaled(30))
     prefix = ck.latest_checkpoint(run_dir)
     step = ck.checkpoint_step(prefix)
     assert prefix.endswith(f"ckpt-{step}") and step >= 6
@@ -101,7 +102,7 @@ def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, 
 
     # resume with nothing left to do: the restored weights are exported as they are
     same = run_python(
-        ["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step}"], timeout=300
+        ["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step}"], timeout=scaled(300)
     )
     assert same.returncode == 0, same.stderr[-3000:]
     assert f"restored step {step} from {prefix}" in same.stderr
@@ -118,7 +119,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(quick_data, small_standin, 
 
     # and continue: the step goes on from the checkpoint (flags from params.json)
     more = run_python(
-        ["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step + 2}"], timeout=300
+        ["-m", "src.main", f"--load_path={run_dir}", f"--max_iteration={step + 2}"],
+        timeout=scaled(300),
     )
     assert more.returncode == 0, more.stderr[-3000:]
     assert ck.checkpoint_step(ck.latest_checkpoint(run_dir)) == step + 2
@@ -138,9 +140,9 @@ def test_ctrl_c_saves_a_checkpoint_of_the_current_step(quick_data, small_standin
         ),
         log,
     )
-    wait_for(lambda: "step 5 " in log.read_text(), 240, proc, log)
+    wait_for(lambda: "step 5 " in log.read_text(), scaled(240), proc, log)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(60) == 130, log.read_text()[-3000:]
+    assert proc.wait(scaled(60)) == 130, log.read_text()[-3000:]
     text = log.read_text()
     interrupted = int(text.split("interrupted at step ")[1].split()[0])
     assert interrupted >= 5
@@ -153,13 +155,14 @@ def test_ctrl_c_saves_a_checkpoint_of_the_current_step(quick_data, small_standin
         (["--data_format=NCHW"], "--data_format='NCHW' is not supported"),
         (["--datasets=nothing_here"], "no *.tfrecord files in"),
         (["--pretrained_model_path=/no/such/folder"], "no such weights folder"),
+        (["--smpl_model_path=/no/such/smpl.pkl"], "or pass --smpl_model_path=standin"),
         (["--phi_dim=64"], "image/phis holds 2048 floats per frame; the model expects 64"),
     ],
 )
 def test_errors_are_one_line_and_exit_1(quick_data, small_standin, tmp_path, extra, message):
     result = run_python(
         main_args(quick_data, small_standin, tmp_path / "run", *extra, "--max_iteration=1"),
-        timeout=300,
+        timeout=scaled(300),
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -182,7 +185,7 @@ def test_reduced_phi_width_run_generates_its_data_trains_and_exports(small_stand
             "--phi_dim=64",
             "--max_iteration=2",
         ],
-        timeout=300,
+        timeout=scaled(300),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((run_dir / "params.json").read_text())["phi_dim"] == 64

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.timeouts import scaled
 from tests.training.helpers import REPO, run_python
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def test_cpu_quick_generates_its_data_and_the_total_loss_goes_down(small_standin
             "--summary_every_steps=1",
             "--log_img_step=1000",
         ],
-        timeout=500,
+        timeout=scaled(500),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert sorted(p.name for p in data_dir.iterdir()) == ["h36m", "mocap_neutrMosh", "penn_action"]

@@ -59,3 +59,22 @@ def test_well_formed_tf_config_passes(monkeypatch):
         ),
     )
     strategy._check_tf_config()
+
+
+def test_a_lost_peer_is_named_in_one_line_and_other_op_errors_keep_their_detail():
+    from src.training.strategy import op_error_line
+
+    lost = tf.errors.UnavailableError(
+        None,
+        None,
+        "Graph execution error:\n\nDetected at node CollectiveReduceV2 defined at:\n"
+        '  File "trainer.py", line 1\n\nrecvmsg:Connection reset by peer\n'
+        "Additional GRPC error information from remote target /job:worker/replica:0/task:1 "
+        "while calling /tensorflow.WorkerService/RecvBuf:\n\t [[{{node CollectiveReduceV2}}]]",
+    )
+    line = op_error_line(lost)
+    assert "\n" not in line
+    assert line.startswith("lost worker 1 of the multi-worker cluster (UnavailableError: ")
+    assert "Connection reset by peer" in line and "restart every worker" in line
+    damaged = tf.errors.DataLossError(None, None, "Graph execution error:\n\nbad record in x\n")
+    assert op_error_line(damaged) == "bad record in x"

@@ -156,14 +156,14 @@ def test_hmmr_folder_initialises_every_encoder_part_not_the_discriminator(small_
     assert not any(np.all(w.numpy() == 0.5) for w in target.discriminator.weights)
 
 
-def test_missing_default_pretrained_path_is_skipped_explicit_one_fails(tmp_path):
-    missing = str(tmp_path / "hmr_noS5.ckpt-642561")
-    assert tr.resolve_pretrained_paths([missing, ""], explicit=False) == []
-    with pytest.raises(ValueError, match="no such weights folder"):
-        tr.resolve_pretrained_paths([missing], explicit=True)
-    (tmp_path / "hmr_noS5.ckpt-642561.index").write_bytes(b"")
+def test_a_missing_pretrained_folder_is_an_error_saying_how_to_train_from_scratch(tmp_path):
+    missing = str(tmp_path / "hmr_tf2")
+    assert tr.resolve_pretrained_paths([""]) == []
+    with pytest.raises(ValueError, match="no such weights folder.*--pretrained_model_path= "):
+        tr.resolve_pretrained_paths([missing, ""])
+    (tmp_path / "hmr_tf2.index").write_bytes(b"")
     with pytest.raises(ValueError, match="convert it first"):
-        tr.resolve_pretrained_paths([missing], explicit=False)
+        tr.resolve_pretrained_paths([missing])
 
 
 def test_mean_params_next_to_the_body_model_set_the_initial_theta(small_standin, tmp_path):

@@ -1,4 +1,5 @@
-"""bbox smoothing and crops vs independent float64 NumPy references (ORIGINAL_SPEC §8 steps 5-6)."""
+"""bbox smoothing and crops vs independent float64 NumPy references (docs/original_release.md §8
+steps 5-6)."""
 
 import cv2
 import numpy as np

@@ -141,8 +141,10 @@ def test_dedupe_keeps_the_whole_body_over_a_part():
     def pose(box, score):
         return bp.PersonPose(None, None, None, score, np.array(box, float), None, None)
 
-    whole, torso, other = pose([0, 0, 50, 200], 0.9), pose([5, 20, 45, 90], 1.0), pose(
-        [300, 0, 350, 200], 0.95
+    whole, torso, other = (
+        pose([0, 0, 50, 200], 0.9),
+        pose([5, 20, 45, 90], 1.0),
+        pose([300, 0, 350, 200], 0.95),
     )
     assert bp.dedupe_people([torso, whole, other]) == [other, whole]
 
