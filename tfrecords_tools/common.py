@@ -586,9 +586,11 @@ def build_test_track(
 
 
 def serialize(tracks: Iterable[Mapping[str, Any]]) -> Iterable[bytes]:
-    """Record bytes of each track (``schema.make_train_example``)."""
+    """Record bytes of each track (``schema.make_train_example``), serialised deterministically
+    (the Example's feature map in key order: protobuf's default order varies between processes,
+    so a resumed or repeated conversion would write other bytes for the same records)."""
     for track in tracks:
-        yield schema.serialize_sequence_example(track)
+        yield schema.make_train_example(track).SerializeToString(deterministic=True)
 
 
 def visible_count(kp2d: np.ndarray, threshold: float = 0.0) -> np.ndarray:

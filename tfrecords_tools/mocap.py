@@ -263,7 +263,7 @@ def build_pose_shape_file(payload: tuple[np.ndarray, np.ndarray]) -> Iterable[by
     """Records of one file: one ``pose`` + ``shape`` Example per frame."""
     poses, shapes = payload
     for pose, shape in zip(poses, shapes, strict=True):
-        yield schema.make_mocap_example(pose, shape).SerializeToString()
+        yield schema.make_mocap_example(pose, shape).SerializeToString(deterministic=True)
 
 
 def build_temporal_file(windows: np.ndarray) -> Iterable[bytes]:
@@ -274,7 +274,7 @@ def build_temporal_file(windows: np.ndarray) -> Iterable[bytes]:
         example = tf.train.Example(
             features=tf.train.Features(feature={schema.MOCAP_KEY_POSE: feature})
         )
-        yield example.SerializeToString()
+        yield example.SerializeToString(deterministic=True)
 
 
 def file_tasks(

@@ -1,12 +1,13 @@
-"""The training input pipeline (ORIGINAL_SPEC §6.7), on tf.data.
+"""The training input pipeline (docs/original_release.md §6.7), on tf.data.
 
 Per dataset side (2D: Penn Action, InstaVariety, VLOG...; 3D: H3.6M):
-shard files -> shuffled, interleaved records -> parse (§6.1) -> a random window of T frames per
-track (start ~ U{0..N-T}) -> repeat. With ``split_balanced`` the two sides alternate, so about
-half of each batch comes from H3.6M (if one side has no files, the other's sorted file list is
-split into its first and second half, as the original). Then a shuffle over the original batch
-queue's capacity ``32 + 14 B``, optional JPEG decoding, ``batch(drop_remainder)``, an optional
-matching mocap batch (§5.5) and prefetch.
+shard files -> shuffled, interleaved records -> parse (§6.1) -> repeat -> a random window of T
+frames per track (start ~ U{0..N-T}, drawn from a ``Dataset.random`` stream so that the input
+iterator's checkpoint resumes the same windows). With ``split_balanced`` the two sides
+alternate, so about half of each batch comes from H3.6M (if one side has no files, the other's
+sorted file list is split into its first and second half, as the original). Then a shuffle over
+the original batch queue's capacity ``32 + 14 B``, optional JPEG decoding,
+``batch(drop_remainder)``, an optional matching mocap batch (§5.5) and prefetch.
 
 Elements (B = per-replica batch):
     ``phi`` (B, T, D) (D = ``phi_dim``, 2048 for ResNet-50 v2 features; records of another
@@ -94,7 +95,10 @@ def _halves(files: list[str]) -> tuple[list[str], list[str]]:
 
 
 def sample_window(
-    track: dict[str, tf.Tensor], seq_length: int, pad_short: bool = False
+    track: dict[str, tf.Tensor],
+    seq_length: int,
+    pad_short: bool = False,
+    rng_seed: tf.Tensor | None = None,
 ) -> dict[str, tf.Tensor]:
     """A random window of ``seq_length`` consecutive frames: start ~ U{0, ..., N - T}.
 
@@ -102,12 +106,20 @@ def sample_window(
         track: decoded track (:func:`src.data.schema.decode_track_tf`), N frames.
         seq_length: T.
         pad_short: for N < T, repeat the last frame (otherwise the caller must skip such tracks).
+        rng_seed: (2,) int64 seed of a stateless draw of the start (the training stream takes
+            it from a ``tf.data.Dataset.random`` stream, whose state the iterator checkpoint
+            keeps, so a resumed run draws the same windows); None: a stateful draw.
     Returns:
         Per-frame fields cut to (T, ...), per-track fields unchanged, and ``start`` (int32).
     """
     n = tf.cast(track["N"], tf.int32)
     last_start = tf.maximum(n - seq_length, 0)
-    start = tf.random.uniform([], 0, last_start + 1, dtype=tf.int32)
+    if rng_seed is None:
+        start = tf.random.uniform([], 0, last_start + 1, dtype=tf.int32)
+    else:
+        start = tf.random.stateless_uniform(
+            [], rng_seed, minval=0, maxval=last_start + 1, dtype=tf.int32
+        )
     index = start + tf.range(seq_length)
     if pad_short:
         index = tf.minimum(index, n - 1)
@@ -146,12 +158,14 @@ def _track_stream(
     )
     if not pad_short:
         tracks = tracks.filter(lambda track: _long_enough(track, seq_length, stats))
-    windows = tracks.map(
-        lambda track: sample_window(track, seq_length, pad_short),
+    # window starts from a random stream the iterator checkpoint keeps (not a stateful op, whose
+    # state a restored iterator would lose): a resumed run draws the windows it would have drawn
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    return tf.data.Dataset.zip((_repeat_or_fail(tracks, files, seq_length), seeds)).map(
+        lambda track, rng_seed: sample_window(track, seq_length, pad_short, rng_seed),
         num_parallel_calls=tf.data.AUTOTUNE,
         deterministic=False,
     )
-    return _repeat_or_fail(windows, files, seq_length)
 
 
 def _keep_valid(path: tf.Tensor, raw: dict[str, tf.Tensor], stats: ReadStats) -> tf.Tensor:
@@ -202,20 +216,23 @@ def check_phi_width(files: Sequence[str | os.PathLike], phi_dim: int) -> None:
 
 
 def _repeat_or_fail(
-    windows: tf.data.Dataset, files: Sequence[str], seq_length: int
+    tracks: tf.data.Dataset, files: Sequence[str], seq_length: int
 ) -> tf.data.Dataset:
-    """Repeat forever; a pass that yields no window fails with a message instead of spinning."""
+    """Repeat forever; a pass that yields no track fails with a message instead of spinning."""
     message = (
         f"no usable track in {len(files)} file(s) (e.g. {files[0]}): every track is "
         f"shorter than T={seq_length} frames or was skipped as corrupt"
     )
 
-    def fail(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def fail(track: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         with tf.control_dependencies([tf.debugging.Assert(False, [message])]):
-            return {k: tf.identity(v) for k, v in window.items()}
+            return {k: tf.identity(v) for k, v in track.items()}
 
-    dummy = {k: tf.zeros(v.shape, v.dtype) for k, v in windows.element_spec.items()}
-    return windows.repeat().concatenate(tf.data.Dataset.from_tensors(dummy).map(fail))
+    dummy = {
+        k: tf.zeros([d if d is not None else 0 for d in v.shape], v.dtype)
+        for k, v in tracks.element_spec.items()
+    }
+    return tracks.repeat().concatenate(tf.data.Dataset.from_tensors(dummy).map(fail))
 
 
 def _decode_images(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -27,6 +27,7 @@ from src.evaluation import evaluate as ev
 from src.evaluation.metrics import M_TO_MM
 from src.networks.config import ModelConfig
 from tests.evaluation import _records as R
+from tests.timeouts import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 DATASETS = "3dpw,h36m,penn_action"
@@ -582,6 +583,36 @@ def test_interrupted_run_keeps_finished_predictions_and_resumes(world, tmp_path)
     assert len(resumed) == 1  # only the tube that was not finished
 
 
+def test_the_default_cache_goes_beside_the_weights_folder_not_the_current_directory(
+    world, tmp_path, monkeypatch
+):
+    weights = weights_folder(tmp_path / "models" / "hmmr_tf2")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = ["--load_path", str(weights), "--tf_dir", str(world["root"]), "--use_phi",
+            "--smpl_model_path", str(world["body"]), "--test_datasets", "3dpw"]  # fmt: skip
+    monkeypatch.setattr(ev, "ModelPredictions", fake_network([]))
+    code, out, err = run_cli(argv)
+    assert code == 0, err
+    assert list(work.iterdir()) == []  # nothing in the current directory
+    cache = tmp_path / "models" / "predictions_cache"
+    assert len(list(cache.glob("hmmr_tf2-*/3dpw-val-*.npz"))) == 3
+    assert f"Wrote {next(cache.glob('hmmr_tf2-*'))}/results_val_pred_3dpw.json" in out
+
+
+def test_wide_values_never_touch_in_any_printed_table():
+    results = {"3dpw": {"joints_mm": 123456.7, "joints_pa_mm": 234567.8, "accel": 123456.7,
+                        "kp": 234567.8, "joints": math.nan}}  # fmt: skip
+    table = ev.format_columns(results, ev.MM_COLUMNS)
+    assert table.splitlines()[2].split() == ["3dpw", "123456.70", "234567.80", "-", "-"]
+    original = ev.format_table(results)
+    assert original.splitlines()[2].split()[:3] == ["3dpw", "123456.70000", "234567.80000"]
+    # ordinary values keep the original's {:>15} + {:>11} layout
+    narrow = ev.format_columns({"3dpw": {"joints_mm": 12.5}}, ev.MM_COLUMNS[:1])
+    assert narrow.splitlines()[2] == f"{'3dpw':>15}{'12.50':>11}"
+
+
 # --------------------------------------------------------------------------------------------
 # Small pieces
 
@@ -668,7 +699,7 @@ def test_module_runs_a_real_weights_folder_on_generated_records(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=scaled(300),
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Original layout" in done.stdout and "mm/s^2" in done.stdout

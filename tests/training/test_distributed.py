@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import time
 
 import numpy as np
 import pytest
 
+from tests.timeouts import scaled
 from tests.training.helpers import PYTHON, REPO, TINY_RUN_FLAGS, run_python, subprocess_env
 
 pytestmark = pytest.mark.slow
@@ -23,7 +26,7 @@ WEIGHT_ATOL = 1e-6  # after two Adam steps of lr 1e-3
 
 def test_mirrored_two_cpus_equal_one_device_on_the_same_global_batch(small_standin):
     result = run_python(
-        [str(REPO / "tests/training/mirrored_check.py"), small_standin], timeout=400
+        [str(REPO / "tests/training/mirrored_check.py"), small_standin], timeout=scaled(400)
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -73,7 +76,7 @@ def test_multi_worker_mirrored_two_local_workers_end_with_identical_weights(
         # a worker whose peer never starts ignores SIGTERM: -k kills it 5 s later
         procs.append(
             subprocess.Popen(
-                ["timeout", "-k", "5", "120", PYTHON, *args],
+                ["timeout", "-k", "5", f"{scaled(120):.0f}", PYTHON, *args],
                 env=env,
                 cwd=REPO,
                 stdout=subprocess.PIPE,
@@ -81,7 +84,7 @@ def test_multi_worker_mirrored_two_local_workers_end_with_identical_weights(
                 text=True,
             )
         )
-    outputs = [p.communicate(timeout=150)[0] for p in procs]
+    outputs = [p.communicate(timeout=scaled(150))[0] for p in procs]
     for proc, output in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, output[-3000:]
     w0, w1 = (np.load(tmp_path / f"w{i}.npz") for i in range(2))
@@ -97,3 +100,56 @@ def test_multi_worker_mirrored_two_local_workers_end_with_identical_weights(
     assert not list((run_dir / "ckpt").glob(".worker_*"))
     assert (run_dir / "export" / "model_config.json").is_file()
     assert os.path.isfile(run_dir / "params.json")
+
+
+def test_a_worker_whose_peer_dies_exits_with_a_one_line_message(
+    quick_data, small_standin, tmp_path
+):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs, logs = [], []
+    for index in range(2):
+        env = subprocess_env()
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        )
+        logs.append(tmp_path / f"worker{index}.log")
+        args = [
+            "-m",
+            "src.main",
+            f"--data_dir={quick_data}",
+            f"--smpl_model_path={small_standin}",
+            f"--model_dir={tmp_path / 'run'}",
+            "--strategy=multi_worker_mirrored",
+            *TINY_RUN_FLAGS,
+            "--max_iteration=100000",
+            "--checkpoint_every_steps=1000",
+        ]
+        procs.append(
+            subprocess.Popen(
+                [PYTHON, *args],
+                env=env,
+                cwd=REPO,
+                stdout=logs[-1].open("w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
+    try:
+        deadline = time.monotonic() + scaled(200)
+        while "step 3 " not in logs[0].read_text():
+            assert all(p.poll() is None for p in procs), logs[0].read_text()[-3000:]
+            assert time.monotonic() < deadline, logs[0].read_text()[-3000:]
+            time.sleep(0.2)
+        procs[1].send_signal(signal.SIGKILL)
+        # a reset connection fails the next collective at once; a peer that vanishes silently is
+        # caught by TF's health check (every 30 s, 10 s timeout): 60 s bounds both
+        code = procs[0].wait(scaled(60))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    text = logs[0].read_text()
+    last = text.strip().splitlines()[-1]
+    assert code == 1, text[-3000:]
+    assert last.startswith("hmmr-train: lost worker 1 of the multi-worker cluster"), last
+    assert "restart every worker with the same command" in last
