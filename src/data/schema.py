@@ -264,8 +264,9 @@ def _label_features(track: Mapping[str, Any], n: int) -> dict[str, tf.train.Feat
 
 
 def serialize_sequence_example(track: Mapping[str, Any]) -> bytes:
-    """``make_train_example(track).SerializeToString()``: the bytes of one record."""
-    return make_train_example(track).SerializeToString()
+    """``make_train_example(track).SerializeToString(deterministic=True)``: the bytes of one
+    record (the same bytes in every process)."""
+    return make_train_example(track).SerializeToString(deterministic=True)
 
 
 def make_mocap_example(pose: np.ndarray, shape: np.ndarray) -> tf.train.Example:

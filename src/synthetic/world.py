@@ -463,7 +463,11 @@ def _write_mocap(clips: Sequence[Clip], out: Path, cfg: WorldConfig) -> int:
     rows = rng.choice(len(poses), size=cfg.mocap_samples, replace=len(poses) < cfg.mocap_samples)
     zeros = np.zeros(constants.NUM_SHAPE, np.float32)
     tfrecord_lib.write_records(
-        path, (schema.make_mocap_example(poses[i], zeros).SerializeToString() for i in rows)
+        path,
+        (
+            schema.make_mocap_example(poses[i], zeros).SerializeToString(deterministic=True)
+            for i in rows
+        ),
     )
     return cfg.mocap_samples
 
