@@ -35,10 +35,11 @@ def small_experiment(tmp_path_factory):
     return json.loads((out / "report" / "results_synthetic.json").read_text())
 
 
-# Margins: the small world (240 tracks per tier, 800 steps) measured, on a 2-core Xeon: accel
-# error ratio 0.52, learned past/future 0.92 x the constant baseline (temporal and hallucinator),
-# temporal PA-MPJPE 1.02 x single-frame (the present-frame gain needs the full schedule, see
-# docs/results_synthetic.md). Each bound sits between that and "no effect" (1.0).
+# Margins: two runs of the small world (240 tracks per tier, 800 steps) on a 2-core Xeon measured
+# accel error ratios 0.52 and 0.44; learned past/future 0.92-0.94 x the constant baseline
+# (temporal and hallucinator); temporal PA-MPJPE 1.02-1.03 x single-frame (the present-frame gain
+# does not appear at this budget, nor at the full one: docs/results_synthetic.md). Each bound sits
+# between those and "no effect" (1.0): training is not bit-reproducible across machines.
 
 
 def test_temporal_context_removes_most_of_the_single_frame_jitter(small_experiment):
@@ -53,7 +54,7 @@ def test_learned_past_and_future_beat_the_constant_baseline(small_experiment):
     for source in ("temporal", "hallucinator"):
         row = small_experiment["table5"][source]
         for when in ("past", "future"):
-            assert row[f"{when}_learned"] <= 0.97 * row[f"{when}_constant"], (source, when, row)
+            assert row[f"{when}_learned"] <= 0.98 * row[f"{when}_constant"], (source, when, row)
 
 
 def test_the_report_is_complete(small_experiment):
