@@ -288,9 +288,11 @@ def accel_series(out: Path, clip: str) -> dict[str, list[float]]:
 
     series = {"ground truth": accel(tube["joints3d"])}
     for name, label in (("single", "single-frame"), ("temporal", "temporal (HMMR)")):
-        found = sorted((out / "eval_cache").glob(f"{name}*/{TEST_DATASET}-test-{clip}-P0-pred.npz"))
+        # the evaluator names a run's cache <run>-export-<fingerprint>; the newest is this run's
+        pattern = f"{name}-export-*/{TEST_DATASET}-test-{clip}-P0-pred.npz"
+        found = list((out / "eval_cache").glob(pattern))
         if found:
-            with np.load(found[-1]) as data:
+            with np.load(max(found, key=lambda p: p.stat().st_mtime)) as data:
                 series[label] = accel(data["joints"])
     return series
 
