@@ -34,10 +34,22 @@ def main_args(quick_data: str, standin: str, run_dir: Path, *extra: str) -> list
     ]
 
 
+def _default_sigint() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored, and a child
+    # inherits that (Python then never raises KeyboardInterrupt); the run must see Ctrl-C as a
+    # terminal would deliver it, however pytest itself was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list[str], log: Path) -> subprocess.Popen:
     handle = log.open("w")
     return subprocess.Popen(
-        [PYTHON, *args], stdout=handle, stderr=subprocess.STDOUT, env=subprocess_env(), cwd=REPO
+        [PYTHON, *args],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        env=subprocess_env(),
+        cwd=REPO,
+        preexec_fn=_default_sigint,
     )
 
 
