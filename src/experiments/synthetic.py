@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from src import paths
+from src.joints import pelvis
 from src.synthetic.cli import DEFAULT_MOCAP_DIR
 from src.synthetic.world import TIER_3D, WorldConfig
 
@@ -282,7 +283,7 @@ def accel_series(out: Path, clip: str) -> dict[str, list[float]]:
 
     def accel(joints: np.ndarray) -> list[float]:
         j = np.asarray(joints, np.float64)[:, :14]
-        j = j - 0.5 * (j[:, 2:3] + j[:, 3:4])
+        j = j - pelvis(j)[:, None]
         second = j[:-2] - 2 * j[1:-1] + j[2:]
         return [math.nan, *(1000 * np.linalg.norm(second, axis=-1).mean(axis=-1)), math.nan]
 

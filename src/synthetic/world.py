@@ -50,13 +50,13 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from src import constants
+from src.joints import pelvis
 
 TIER_3D = "synth_3d"
 TIER_2D = "synth_2d"
 MOCAP_NAME = "CMU"
 MOCAP_DIR = "mocap_neutrMosh"
 MANIFEST_FILE = "world.json"
-PELVIS = (2, 3)  # HMMR joints r_hip, l_hip
 FACE_TOE = tuple(range(constants.NUM_LSP_JOINTS, constants.NUM_KPS))  # joints 14..24
 SIGHT_BLOCKS = ("kp2d", "depth", "streak")
 
@@ -245,10 +245,6 @@ class BodyJoints:
         return out["joints"].numpy().astype(np.float64)
 
 
-def _pelvis(points: np.ndarray) -> np.ndarray:
-    return 0.5 * (points[..., PELVIS[0], :] + points[..., PELVIS[1], :])
-
-
 def render_track(
     clip: Clip,
     start: int,
@@ -272,9 +268,9 @@ def render_track(
     joints = body(betas, pose)  # (m, 25, 3)
     trans_cam = np.einsum("nij,nj->ni", view_all, clip.trans[first : start + n])
     # crop: centred on the pelvis, plus the camera's pan
-    offset = -_pelvis(joints)[:, :2] + pan_all
+    offset = -pelvis(joints)[:, :2] + pan_all
     kp = scale_all[:, None, None] * (joints[..., :2] + offset[:, None])
-    depth = scale_all[:, None] * (joints[..., 2] - _pelvis(joints)[:, None, 2])
+    depth = scale_all[:, None] * (joints[..., 2] - pelvis(joints)[:, None, 2])
     kp_prev = np.concatenate([kp[:1], kp[:-1]])  # the first frame of a clip has no streak
     here = slice(start - first, None)
     kp_now, depth_now = kp[here], depth[here]
