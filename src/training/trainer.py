@@ -24,8 +24,10 @@ weights are then an ordinary HMMR folder whose forward pass is per-frame HMR.
 Initialisation (only when the run has no checkpoint, §3.10): mean theta from
 ``neutral_smpl_meanwjoints.h5`` next to the body model (§3.7), then each weights folder of
 ``--pretrained_model_path``: a converted HMR checkpoint (``ief_regressor`` without HMMR parts)
-initialises the present IEF and ``mean_theta`` (``use_hmr_ief_init``); a converted HMMR one
-initialises every encoder part it holds. Dispatch is on the folder's content, not its name.
+initialises the present IEF and ``mean_theta`` (``use_hmr_ief_init``), and so does the export of
+a ``--use_hmr_only`` run (the paper's recipe: HMMR fine-tunes from a trained HMR); a converted
+HMMR one initialises every encoder part it holds. Dispatch is on the folder's content, not its
+name.
 """
 
 from __future__ import annotations
@@ -395,14 +397,18 @@ def _initialize_from_one(model: HMMR, path: str, use_hmr_ief_init: bool) -> str:
     parts = set(weights_dir.available_parts(folder))
     encoder_parts = set(weights_dir.hmmr_parts(model))
     temporal_parts = encoder_parts - {"ief_regressor"}
-    if parts & temporal_parts:
+    # a single-frame run of ours (--use_hmr_only: no temporal encoder) trained only its present
+    # IEF; its other parts are untrained, so it initialises HMMR as a converted HMR does
+    single_frame = weights_dir.read_model_config(folder).num_conv_layers == 0
+    if parts & temporal_parts and not single_frame:
         loaded = weights_dir.load_into(folder, model=model, require_all=False)
         return f"{folder}: HMMR weights, initialised {sorted(loaded)}"
     if "ief_regressor" in parts:
         if not use_hmr_ief_init:
             return f"{folder}: HMR weights, IEF init skipped (--nouse_hmr_ief_init)"
         weights_dir.load_into(folder, model=model, only=["ief_regressor"])
-        return f"{folder}: HMR weights, initialised the present IEF regressor and mean theta"
+        kind = "single-frame (--use_hmr_only) weights" if single_frame else "HMR weights"
+        return f"{folder}: {kind}, initialised the present IEF regressor and mean theta"
     return f"{folder}: holds {sorted(parts)}; nothing to initialise with precomputed phi"
 
 

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from src.checkpoints import weights_dir
+from src.inference.models import build_hmmr
 from src.losses.hmmr_losses import LossConfig
 from src.losses.weights import LossWeights
 from src.networks.config import ModelConfig
@@ -55,6 +56,7 @@ def test_mocap_batch_matches_the_fake_count(trainer):
     assert trainer.mocap_batch_size == 6 * TINY_B * TINY_T
 
 
+@pytest.mark.slow
 def test_first_step_is_adam_on_both_gradients_of_the_same_forward(small_standin):
     trainer = make_trainer(small_standin)
     batch = trainer.distribute_batch(batch_for(trainer))
@@ -69,6 +71,7 @@ def test_first_step_is_adam_on_both_gradients_of_the_same_forward(small_standin)
     assert any(np.abs(g).max() > 0 for g in e_grads) and any(np.abs(g).max() > 0 for g in d_grads)
 
 
+@pytest.mark.slow
 def test_totals_are_the_weighted_sums_of_the_terms(trainer):
     values, extras = trainer.train_step(trainer.distribute_batch(batch_for(trainer, 1)))
     weights = LossWeights()
@@ -89,6 +92,7 @@ def test_step_counts_once_per_iteration(trainer):
     assert int(trainer.e_optimizer.iterations.numpy()) == int(trainer.step.numpy())
 
 
+@pytest.mark.slow
 def test_without_discriminator_it_is_not_trained(small_standin):
     import keras
 
@@ -140,6 +144,28 @@ def test_hmr_folder_initialises_only_the_present_regressor(small_standin, tmp_pa
     skipped = make_trainer(small_standin)
     assert "skipped" in skipped.initialize_from([str(tmp_path / "hmr")], use_hmr_ief_init=False)[0]
     assert not np.all(skipped.model.ief_regressor.mean_theta.numpy() == 0.25)
+
+
+def test_single_frame_folder_initialises_only_the_present_regressor(small_standin, tmp_path):
+    # the export of a --use_hmr_only run holds every part, but only its present IEF was trained:
+    # HMMR starts from it as the paper's HMMR starts from HMR
+    source = build_hmmr(ModelConfig(**{**TINY_MODEL, "num_conv_layers": 0}))
+    _fill(source, 0.5)
+    weights_dir.save_models(tmp_path / "single", model=source)
+    target = make_trainer(small_standin)
+    others = [
+        target.model.hallucinator,
+        target.model.temporal_encoder,
+        *target.model.delta_predictors,
+    ]
+    before = [[w.numpy() for w in part.weights] for part in others]
+    notes = target.initialize_from([str(tmp_path / "single")])
+    assert "single-frame" in notes[0] and "present IEF" in notes[0]
+    for w in target.model.ief_regressor.weights:
+        np.testing.assert_array_equal(w.numpy(), 0.5)
+    for part, weights in zip(others, before, strict=True):
+        for old, w in zip(weights, part.weights, strict=True):
+            np.testing.assert_array_equal(old, w.numpy())
 
 
 def test_hmmr_folder_initialises_every_encoder_part_not_the_discriminator(small_standin, tmp_path):
@@ -231,6 +257,7 @@ def test_xla_step_matches_the_plain_step(small_standin):
         np.testing.assert_allclose(b.numpy(), a.numpy(), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_mixed_precision_steps_scale_the_loss_and_update_in_float32(small_standin):
     import keras
 
