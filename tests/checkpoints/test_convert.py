@@ -206,6 +206,7 @@ def _load_hmmr(folder):
 
 
 # ---------------------------------------------------------------------------- HMMR parity
+@pytest.mark.slow
 def test_hmmr_conversion_has_no_unmapped_and_matches_numpy_forward(hmmr_ckpt, tmp_path, capsys):
     code, out, _ = _run(["--hmmr_ckpt", hmmr_ckpt, "--out", tmp_path / "w"], capsys)
     assert code == 0
@@ -265,6 +266,7 @@ def test_model_config_is_read_from_the_stored_shapes(hmmr_ckpt, tmp_path, capsys
     ]
 
 
+@pytest.mark.slow
 def test_entry_point_runs_as_a_module_on_a_checkpoint_folder(hmmr_ckpt, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO), CUDA_VISIBLE_DEVICES="")
     folder = str(Path(hmmr_ckpt).parent)  # holds the TF1 'checkpoint' pointer file

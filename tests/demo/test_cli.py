@@ -86,6 +86,7 @@ def test_the_light_copies_of_constants_agree_with_their_sources():
     assert demo_options.MIN_TRACK_FRAMES == tracks.MIN_TRACK_FRAMES
 
 
+@pytest.mark.slow
 def test_tensorflow_start_up_lines_are_printed_once(tmp_path):
     """TensorFlow's libraries each logged "oneDNN custom operations are on" (and absl's notice)
     while it was imported: every line came twice."""

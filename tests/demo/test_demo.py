@@ -122,6 +122,7 @@ def _documented_keys() -> set[str]:
 # Outputs
 
 
+@pytest.mark.slow
 def test_every_track_gets_npz_pkl_and_videos(run, clip):
     assert [t.rank for t in run.tracks] == [0, 1]
     assert [t.track_id for t in run.tracks] == [7, 3]  # longest first
@@ -291,6 +292,7 @@ def test_rendered_vertices_are_the_body_models_vertices(models):
     np.testing.assert_array_equal(got, want["vertices"].numpy())
 
 
+@pytest.mark.slow
 def test_trim_drops_the_frames_with_padded_context_from_the_video(
     clip, body_path, models, tmp_path
 ):
@@ -304,6 +306,7 @@ def test_trim_drops_the_frames_with_padded_context_from_the_video(
     assert len(np.load(track.npz)["frame_ids"]) == 10  # the npz keeps every frame
 
 
+@pytest.mark.slow
 def test_no_render_and_hal_mode(clip, body_path, models, tmp_path):
     options = _options(tmp_path, body_path, tracks_json=str(clip["boxes"]), pred_mode="hal",
                        render=False, write_pkl=False)  # fmt: skip
@@ -331,6 +334,7 @@ def test_image_mode_hallucinates_past_present_future(clip, body_path, models, tm
     np.testing.assert_allclose(data["theta_delta"], single["theta_delta"], rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_vid_dir_processes_each_video_and_reports_the_bad_one(
     clip, models, tmp_path, monkeypatch, capsys
 ):
@@ -355,6 +359,7 @@ def test_vid_dir_processes_each_video_and_reports_the_bad_one(
 # What the console says, and what a failed or interrupted run leaves
 
 
+@pytest.mark.slow
 def test_console_reports_the_tracks_found_the_chosen_one_and_its_frames(
     clip, models, tmp_path, monkeypatch, capsys
 ):
@@ -386,6 +391,7 @@ def test_single_image_report_names_the_person_box_not_a_track(clip, body_path, m
     assert "track 0" not in out and "frames 0-0" not in out
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_rendering_says_the_saved_outputs_were_kept(
     clip, models, tmp_path, monkeypatch, capsys
 ):
@@ -496,6 +502,7 @@ def test_no_person_found_is_a_clear_error(clip, body_path, models, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_command_line_exits_non_zero_with_one_line(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / "demo.py"), "--vid_path", str(tmp_path / "missing.mp4")],

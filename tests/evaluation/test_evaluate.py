@@ -728,6 +728,7 @@ SMALL = ModelConfig(
 )
 
 
+@pytest.mark.slow
 def test_use_phi_evaluates_records_of_the_folders_reduced_width(tmp_path):
     import keras
 

@@ -40,6 +40,9 @@ def _evals(single_accel: float, temporal_accel: float) -> dict:
         "temporal_3d_only_pred": _evaluation(
             **{**present, "joints_pa_mm": 55.0}, accel_error_pelvis_mm_per_frame2=4.0
         ),
+        "temporal_scratch_pred": _evaluation(
+            **{**present, "joints_pa_mm": 54.0}, accel_error_pelvis_mm_per_frame2=4.0
+        ),
     }
 
 
@@ -60,7 +63,14 @@ def test_summary_reads_the_evaluator_keys_and_checks_each_claim():
     assert checks["temporal t-5 PA-MPJPE <= 0.9 x constant"]
     assert not checks["temporal t+5 PA-MPJPE <= 0.9 x constant"]  # 70 > 0.9 * 75
     assert checks["hallucinator t+5 PA-MPJPE <= 1 x constant"]
-    assert checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]
+    assert checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]  # the two scratch runs: 54 <= 55
+    assert "temporal PA-MPJPE <= single-frame trained as long" not in checks  # not run
+    evals = _evals(10.0, 4.0)
+    evals["single_long_pred"] = _evaluation(joints_pa_mm=49.0)
+    evals["temporal_scratch_pred"]["results"][E.TEST_DATASET]["joints_pa_mm"] = 56.0
+    checks = E.summarise(evals)["checks"]
+    assert not checks["temporal PA-MPJPE <= single-frame trained as long"]  # 50 > 49
+    assert not checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]  # 56 > 55
     assert not E.summarise(_evals(10.0, 6.0))["checks"][
         "temporal accel error <= 0.5 x single-frame"
     ]
@@ -123,7 +133,7 @@ def test_report_keeps_hand_written_notes_when_regenerated(tmp_path):
     accel = {"ground truth": [math.nan, 1.0, 2.0, math.nan], "single-frame": [math.nan, 3, 4, 5]}
     md = E.write_report(summary, _meta(), tmp_path, accel, "05_01")
     text = md.read_text()
-    assert "| HMMR | 100.0 | 50.0 | 5.00 | 4.00 | 9.00 |" in text
+    assert f"| {E.TABLE2_LABELS['temporal']} | 100.0 | 50.0 | 5.00 | 4.00 | 9.00 |" in text
     assert "wall time 2.0 min" in text and "mocap.cs.cmu.edu" in text
     assert text.rstrip().endswith(E.NOTES_MARKER)
     md.write_text(text + "\n## Reading the results\nhand-written\n")
@@ -135,3 +145,9 @@ def test_report_keeps_hand_written_notes_when_regenerated(tmp_path):
     assert payload["table2"]["temporal"]["pa_mpjpe_mm"] == 50.0 and payload["meta"]["seed"] == 0
     for name in ("results_synthetic_accel.svg", "results_synthetic_dynamics.svg"):
         ET.parse(tmp_path / name)
+
+
+def test_a_preset_must_train_a_run_before_the_runs_it_initialises():
+    assert E.PRESETS["small"].runs.index("single") < E.PRESETS["small"].runs.index("temporal")
+    with pytest.raises(ValueError, match="temporal starts from single"):
+        E.Preset(E.PRESETS["small"].world, steps=1, runs=("temporal", "single"))

@@ -26,6 +26,9 @@ from src.networks.outputs import theta_to_body
 from src.smpl.standin import write_standin_model
 from tests.timeouts import scaled
 
+# every test here shares one exported SavedModel (about 15 s to build)
+pytestmark = pytest.mark.slow
+
 IMG = 32
 NUM_VERTS = 300
 B, T, N = 2, 3, 2

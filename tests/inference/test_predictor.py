@@ -118,6 +118,7 @@ def test_frames_with_full_real_context_equal_forward_on_the_raw_window(predictor
     )
 
 
+@pytest.mark.slow
 def test_padding_value_changes_only_frames_near_the_ends(model, smpl, pad_phi):
     phi = random_phi(40, seed=6)
     a = Predictor(model, smpl, batch_size=2, pad_phi=pad_phi).predict_phi(phi)["theta"]

@@ -75,6 +75,7 @@ def _check_parity(img_size: int, batch: int, seed: int) -> None:
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_matches_slim_resnet_v2_50_at_odd_size():
     # 97 px: every 'SAME' pad of the slim stem and of the strided units is asymmetric here
     _check_parity(img_size=97, batch=2, seed=0)

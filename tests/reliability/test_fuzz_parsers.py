@@ -333,6 +333,7 @@ def test_smpl_pickle_claiming_a_huge_array_is_refused_before_allocating(standin,
             smpl_io.load_smpl_params(path)
 
 
+@pytest.mark.slow
 def test_smpl_pickle_of_shared_lists_is_refused_before_unfolding(standin):
     nested: list = [0.0, 1.0]
     for _ in range(45):  # 2**46 leaves; a few hundred bytes pickled (the sub-lists are shared)

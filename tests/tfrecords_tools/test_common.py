@@ -29,6 +29,7 @@ for name in sys.argv[1:]:
 """
 
 
+@pytest.mark.slow
 def test_every_converter_answers_help_from_the_command_line_with_the_original_flags():
     done = subprocess.run(
         [sys.executable, "-c", HELP_SCRIPT, *CONVERTERS],

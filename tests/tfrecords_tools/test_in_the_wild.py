@@ -105,6 +105,7 @@ def _train_records(out) -> list[dict]:
     return [r for f in files for r in ref.read_records(f)]
 
 
+@pytest.mark.slow
 def test_training_tracks_are_linked_cleaned_and_land_at_their_crop_position(wild_train):
     out, points = wild_train
     records = _train_records(out)

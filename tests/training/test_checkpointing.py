@@ -29,6 +29,7 @@ def _state(trainer):
     }
 
 
+@pytest.mark.slow
 def test_restore_gives_back_every_variable_and_the_same_next_step(small_standin, tmp_path):
     source = make_trainer(small_standin)
     for seed in range(2):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from src.checkpoints import weights_dir
 from src.training import checkpointing as ck
@@ -35,6 +36,7 @@ def _run_dir(tmp_path, small_standin):
     return trainer
 
 
+@pytest.mark.slow
 def test_exported_run_holds_the_checkpoint_weights(tmp_path, small_standin, monkeypatch):
     # the run's phi width is the records' 2048; the tiny trainer's is 64: export a 64-wide model
     monkeypatch.setattr(train_flags.constants, "PHI_DIM", TINY_MODEL["phi_dim"])
@@ -69,6 +71,7 @@ def test_cli_prints_one_line_for_a_run_without_checkpoint(tmp_path, capsys):
     assert "params.json" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_export_carries_the_pretrained_image_encoder(tmp_path, small_standin, monkeypatch):
     monkeypatch.setattr(train_flags.constants, "PHI_DIM", TINY_MODEL["phi_dim"])
     monkeypatch.setattr(train_flags, "model_config_from_flags", lambda fv: _tiny_config())

@@ -125,6 +125,7 @@ def test_prediction_at_a_frame_depends_only_on_that_frame(hmr_trainer):
     np.testing.assert_allclose(theta.reshape(single.shape), single, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_the_export_predicts_per_frame(small_standin, tmp_path):
     trainer = make_trainer(small_standin, use_hmr_only=True)
     batch = trainer.distribute_batch(batch_for(trainer, seed=1))
@@ -149,6 +150,7 @@ def test_training_lowers_the_loss_and_the_export_predicts_per_frame(small_standi
     np.testing.assert_allclose(out["theta"], expect, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_with_hallucinate_only_the_hallucinated_predictions_are_trained(small_standin):
     trainer = make_trainer(
         small_standin, use_hmr_only=True, do_hallucinate=True, do_hallucinate_preds=True
