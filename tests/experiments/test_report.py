@@ -40,9 +40,6 @@ def _evals(single_accel: float, temporal_accel: float) -> dict:
         "temporal_3d_only_pred": _evaluation(
             **{**present, "joints_pa_mm": 55.0}, accel_error_pelvis_mm_per_frame2=4.0
         ),
-        "temporal_scratch_pred": _evaluation(
-            **{**present, "joints_pa_mm": 54.0}, accel_error_pelvis_mm_per_frame2=4.0
-        ),
     }
 
 
@@ -63,14 +60,16 @@ def test_summary_reads_the_evaluator_keys_and_checks_each_claim():
     assert checks["temporal t-5 PA-MPJPE <= 0.9 x constant"]
     assert not checks["temporal t+5 PA-MPJPE <= 0.9 x constant"]  # 70 > 0.9 * 75
     assert checks["hallucinator t+5 PA-MPJPE <= 1 x constant"]
-    assert checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]  # the two scratch runs: 54 <= 55
-    assert "temporal PA-MPJPE <= single-frame trained as long" not in checks  # not run
+    assert checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]  # 50 <= 55
+    fine_tuned = "HMMR fine-tuned from single-frame: PA-MPJPE <= single-frame"
+    assert fine_tuned not in checks  # not run
     evals = _evals(10.0, 4.0)
-    evals["single_long_pred"] = _evaluation(joints_pa_mm=49.0)
-    evals["temporal_scratch_pred"]["results"][E.TEST_DATASET]["joints_pa_mm"] = 56.0
-    checks = E.summarise(evals)["checks"]
-    assert not checks["temporal PA-MPJPE <= single-frame trained as long"]  # 50 > 49
-    assert not checks["3D + 2D tiers PA-MPJPE <= 3D tier alone"]  # 56 > 55
+    evals["temporal_from_single_pred"] = _evaluation(joints_pa_mm=61.0)
+    evals["temporal_3d_only_pred"]["results"][E.TEST_DATASET]["joints_pa_mm"] = 49.0
+    summary = E.summarise(evals)
+    assert not summary["checks"][fine_tuned]  # 61 > 60
+    assert not summary["checks"]["3D + 2D tiers PA-MPJPE <= 3D tier alone"]  # 50 > 49
+    assert summary["table2"]["temporal_from_single"]["pa_mpjpe_mm"] == 61.0
     assert not E.summarise(_evals(10.0, 6.0))["checks"][
         "temporal accel error <= 0.5 x single-frame"
     ]
@@ -148,6 +147,7 @@ def test_report_keeps_hand_written_notes_when_regenerated(tmp_path):
 
 
 def test_a_preset_must_train_a_run_before_the_runs_it_initialises():
-    assert E.PRESETS["small"].runs.index("single") < E.PRESETS["small"].runs.index("temporal")
-    with pytest.raises(ValueError, match="temporal starts from single"):
-        E.Preset(E.PRESETS["small"].world, steps=1, runs=("temporal", "single"))
+    runs = E.PRESETS["full"].runs
+    assert runs.index("single") < runs.index("temporal_from_single")
+    with pytest.raises(ValueError, match="temporal_from_single starts from single"):
+        E.Preset(E.PRESETS["small"].world, steps=1, runs=("temporal_from_single", "single"))
