@@ -1,12 +1,13 @@
 # One-command set-up: `make test` (tests, what CI runs), `make test-fast` (the inner loop: every
-# test not marked slow), `make lint` (ruff check + ruff format --check) and `make demo` (the main
-# job on the shipped clip).
+# test not marked slow), `make lint` (ruff check + ruff format --check), `make demo` (the main
+# job on the shipped clip) and `make bench` (every bench/*.py, one JSON object each;
+# docs/benchmarks.md).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TF_EXTRA ?= cpu
 
-.PHONY: install test test-fast lint format demo blazepose clean
+.PHONY: install test test-fast lint format demo bench blazepose clean
 
 LINT_PATHS := src tfrecords_tools tests demo.py bench
 
@@ -49,6 +50,10 @@ blazepose: $(VENV)/.installed models/blazepose/pose_landmark_full.tflite
 
 demo: $(VENV)/.installed blazepose
 	$(PY) demo.py --vid_path assets/pexels_walking.mp4 --out_dir demo_output
+
+# one script after another (they would compete for the cores); each prints one JSON object
+bench: $(VENV)/.installed blazepose
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache

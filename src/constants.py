@@ -7,6 +7,10 @@ change them take these as defaults.
 # Image encoder
 IMG_SIZE = 224  # network input crop, px
 PHI_DIM = 2048  # per-frame ResNet-50 v2 feature
+# Arithmetic of the ResNet's convolutions (--precision): float32 (the original's numbers) or
+# bfloat16 (Keras mixed_bfloat16: float32 weights and output, bf16 compute; docs/benchmarks.md)
+PRECISIONS = ("float32", "bfloat16")
+DEFAULT_PRECISION = "float32"
 
 # theta = [camera 3 | pose 72 | shape 10]
 NUM_CAM = 3

@@ -1,6 +1,7 @@
 """Export a weights folder as a SavedModel for TF Serving (entry point ``hmmr-export``).
 
     python -m src.export --load_path models/hmmr_tf2 --out exported/hmmr/1
+    python -m src.export --load_path models/hmmr_tf2 --out exported/hmmr_bf16/1 --precision bfloat16
 
 Signatures ``serving_default`` (tubes of 224x224 crops), ``serve_phi`` (precomputed features),
 ``hallucinate`` (single crops: past / present / future) and ``encode`` (crops -> features); see
@@ -14,6 +15,8 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+
+from src import constants
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also output the mesh vertices (verts, verts_delta); large responses",
     )
+    parser.add_argument(
+        "--precision",
+        default=constants.DEFAULT_PRECISION,
+        choices=constants.PRECISIONS,
+        help="arithmetic of the exported ResNet: float32 (default, the original's numbers) or "
+        "bfloat16 (bf16 convolutions: AMX / AVX-512 BF16 CPUs, GPU tensor cores; inputs, "
+        "outputs and the other networks stay float32; docs/benchmarks.md)",
+    )
     return parser
 
 
@@ -47,7 +58,11 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     try:
         path, models = export_from_weights(
-            args.load_path, args.out, args.smpl_model_path, with_verts=args.with_verts
+            args.load_path,
+            args.out,
+            args.smpl_model_path,
+            with_verts=args.with_verts,
+            precision=args.precision,
         )
     except (OSError, ValueError) as err:
         message = " ".join(str(err).split())
@@ -61,6 +76,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         )
     print(f"weights: {models.weights}")
     print(f"body model: {models.body_model}")
+    print(f"ResNet precision: {models.precision}")
     print(f"wrote SavedModel {path} (tag 'serve'; signatures: {', '.join(SIGNATURES)})")
     return 0
 

@@ -4,7 +4,9 @@ Flags keep the original converters' names and defaults (docs/original_release.md
 ``--data_directory``, ``--output_directory``, ``--split``, ``--num_copy``, ``--precomputed_phi``,
 ``--pretrained_model_path``, ``--img_size``, ``--trans_max``, ``--delta_trans_max``,
 ``--scale_max``, ``--delta_scale_max``, ``--save_img``; boolean flags read absl-style
-(``--flag``, ``--noflag``, ``--flag=False``) so the original command lines still work.
+(``--flag``, ``--noflag``, ``--flag=False``) so the original command lines still work. This port
+adds ``--precision`` (the ResNet's arithmetic for ``image/phis``: float32 as the original, or
+bfloat16), ``--encoder_factory`` and ``--phi_batch_size``.
 
 ``--output_directory`` is the TFRecord root that training reads (``--data_dir``): records go to
 ``<root>/<dataset>/<split>/``. A path that already ends in the dataset's folder name (as in the
@@ -36,7 +38,7 @@ import tensorflow as tf
 
 from src import paths
 from src.checkpoints.weights_dir import RESNET_PART, WeightsDirError, available_parts
-from src.constants import IMG_SIZE, NUM_KPS
+from src.constants import DEFAULT_PRECISION, IMG_SIZE, NUM_KPS, PRECISIONS
 from src.data import schema
 from src.data.features import PHI_BATCH_SIZE, FeatureExtractor, precompute_copies
 from src.data.tfrecord_lib import write_shards_parallel
@@ -174,6 +176,14 @@ def add_train_flags(parser: argparse.ArgumentParser, num_copy: int = 1) -> None:
         "(other backbones, tests)",
     )
     group.add_argument(
+        "--precision",
+        default=DEFAULT_PRECISION,
+        choices=PRECISIONS,
+        help="arithmetic of the ResNet computing image/phis: float32 (default, the original's "
+        "features) or bfloat16 (faster on AMX / AVX-512 BF16 CPUs and GPU tensor cores; "
+        "features within about 0.5%%, docs/benchmarks.md); not used with --encoder_factory",
+    )
+    group.add_argument(
         "--phi_batch_size",
         type=int,
         default=PHI_BATCH_SIZE,
@@ -221,6 +231,7 @@ class EncoderSpec:
     encoder_factory: str | None = None
     batch_size: int = PHI_BATCH_SIZE
     img_size: int = IMG_SIZE
+    precision: str = DEFAULT_PRECISION
 
 
 @dataclass(frozen=True)
@@ -256,7 +267,11 @@ def train_settings(args: argparse.Namespace) -> TrainSettings:
     if args.trans_max < 0 or args.scale_max < 0:
         raise ValueError("--trans_max and --scale_max must be >= 0")
     encoder = EncoderSpec(
-        args.pretrained_model_path, args.encoder_factory, args.phi_batch_size, args.img_size
+        args.pretrained_model_path,
+        args.encoder_factory,
+        args.phi_batch_size,
+        args.img_size,
+        args.precision,
     )
     if args.precomputed_phi:
         check_encoder(encoder)
@@ -300,12 +315,12 @@ def import_callable(path: str) -> Callable[..., Any]:
 @functools.lru_cache(maxsize=2)
 def get_extractor(spec: EncoderSpec) -> FeatureExtractor:
     """The phi extractor of this process (built once): the ResNet-50 v2 restored from the weights
-    folder, or the ``encoder_factory``'s model."""
+    folder (computing in ``spec.precision``), or the ``encoder_factory``'s model."""
     if spec.encoder_factory:
         model = import_callable(spec.encoder_factory)(spec.img_size)
     else:
         _gpu_memory_growth()
-        model = load_resnet(spec.pretrained_model_path, spec.img_size)
+        model = load_resnet(spec.pretrained_model_path, spec.img_size, spec.precision)
     return FeatureExtractor(model, spec.batch_size, spec.img_size)
 
 

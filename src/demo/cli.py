@@ -99,6 +99,12 @@ def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
         help="store mesh vertices (verts, verts_delta): 83 kB per frame and body",
     )
     p.add_argument("--no_pkl", action="store_true", help="skip the original's hmmr_output.pkl")
+    p.add_argument(
+        "--bvh",
+        action="store_true",
+        help="also write hmmr_output.bvh per track: the motion on the body model's 24-joint "
+        "skeleton, Y up, metres, for animation tools such as Blender (docs/demo_outputs.md)",
+    )
     p.add_argument("--max_frames", type=int, default=0, help="process only the first N frames")
     p.add_argument(
         "--sequence_length",
@@ -126,6 +132,14 @@ def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
         default=DEFAULT_SEED,
         help="seed of the untrained initialisation",
     )
+    p.add_argument(
+        "--precision",
+        default=constants.DEFAULT_PRECISION,
+        choices=constants.PRECISIONS,
+        help="arithmetic of the ResNet features: float32 (default, the original's numbers) or "
+        "bfloat16 (faster on CPUs with AMX / AVX-512 BF16 and on GPU tensor cores; features "
+        "within about 0.5%%, docs/benchmarks.md)",
+    )
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
     return p
 
@@ -138,10 +152,11 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         tracks_format=args.tracks_format, min_track_frames=args.min_track_frames,
         render=not args.no_render, crop_grid=args.crop_grid, trim=args.trim,
         pred_mode=args.pred_mode, save_verts=args.save_verts, write_pkl=not args.no_pkl,
+        bvh=args.bvh,
         sequence_length=args.sequence_length, batch_size=args.batch_size,
         max_frames=args.max_frames, fps=args.fps, focal_px=args.focal_px,
         mesh_color=args.mesh_color, render_max_side=args.render_max_side, seed=args.seed,
-        progress=not args.no_progress,
+        progress=not args.no_progress, precision=args.precision,
     )  # fmt: skip
 
 
@@ -160,7 +175,7 @@ def _report(result: DemoResult) -> None:
             f"processing track {chosen} (0 = longest, --track_id / --all_tracks)"
         )
     for track in result.tracks:
-        files = [track.npz, track.pkl, track.video, track.crop_video, result.image]
+        files = [track.npz, track.pkl, track.bvh, track.video, track.crop_video, result.image]
         listed = ", ".join(str(f) for f in files if f is not None)
         if result.person_box is not None:
             print(f"{name}: {listed}")

@@ -24,7 +24,7 @@ from src.demo.options import (
     prepare_out_dir,
     remove_empty_folders,
 )
-from src.demo.outputs import crop_record, derived_outputs, metadata, save_outputs
+from src.demo.outputs import crop_record, derived_outputs, metadata, save_bvh, save_outputs
 from src.demo.render import hallucination_panel, write_png
 from src.demo.timing import StageTimer
 from src.demo.tracks import read_track_file
@@ -71,9 +71,10 @@ def run_image(
 ) -> DemoResult:
     """Single-image hallucination: present, past (-5) and future (+5) bodies from one image.
 
-    Writes ``hmmr_output.npz`` / ``.pkl`` (one frame, the same keys as for videos) and
-    ``hmmr_hallucination.png``. The output folder is checked first; ``created``: the folders
-    the caller already made for it (removed, if still empty, when the run fails).
+    Writes ``hmmr_output.npz`` / ``.pkl`` (one frame, the same keys as for videos), with
+    ``--bvh`` a one-frame ``hmmr_output.bvh``, and ``hmmr_hallucination.png``. The output folder
+    is checked first; ``created``: the folders the caller already made for it (removed, if
+    still empty, when the run fails).
     """
     path = Path(path)
     created = list(created or [])
@@ -108,6 +109,8 @@ def run_image(
     meta = metadata(path, img_size, 0.0, focal, models, image_options, 0, 0)
     npz, pkl = save_outputs(arrays, meta, out_dir, options.write_pkl)
     result = TrackResult(0, 0, 0, 1, out_dir, npz, pkl)
+    if options.bvh:  # one frame: written at 30 fps (src.motion.export.STILL_FPS)
+        result.bvh = save_bvh(arrays, meta, out_dir, models.body_model)
     picture = None
     if options.render:
         try:

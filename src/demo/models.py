@@ -45,7 +45,11 @@ def load_demo_models(options: DemoOptions) -> inference_models.InferenceModels:
     the body is the generated stand-in."""
     with _quiet_standin_log():
         models = inference_models.build_inference_models(
-            options.load_path, options.smpl_model_path, options.model_config, seed=options.seed
+            options.load_path,
+            options.smpl_model_path,
+            options.model_config,
+            seed=options.seed,
+            precision=options.precision,
         )
     if models.config.img_size != constants.IMG_SIZE:
         raise DemoError(

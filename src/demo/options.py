@@ -70,6 +70,7 @@ class DemoOptions:
     pred_mode: str = "pred"
     save_verts: bool = False
     write_pkl: bool = True
+    bvh: bool = False
     sequence_length: int = constants.SEQUENCE_LENGTH
     batch_size: int = 8
     max_frames: int = 0
@@ -78,11 +79,16 @@ class DemoOptions:
     mesh_color: str = "blue"
     render_max_side: int = DEFAULT_RENDER_MAX_SIDE
     seed: int = DEFAULT_SEED
+    precision: str = constants.DEFAULT_PRECISION
     progress: bool = True
     model_config: ModelConfig | None = None
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
+        if self.precision not in constants.PRECISIONS:
+            raise DemoError(
+                f"--precision must be one of {constants.PRECISIONS}, got {self.precision!r}"
+            )
         if self.pred_mode not in PRED_MODES:
             raise DemoError(f"--pred_mode must be one of {PRED_MODES}, got {self.pred_mode!r}")
         if self.tracks_format not in TRACK_FORMATS:
@@ -112,8 +118,9 @@ class TrackResult:
         rank: position in the tracks sorted by length (``--track_id``).
         track_id: the tracker's / source's id.
         first_frame, num_frames: frames ``first_frame .. first_frame + num_frames - 1``.
-        out_dir: the track's folder; ``npz``, ``pkl``, ``video``, ``crop_video`` inside it
-            (None when not written; ``video`` is None when rendering was off or failed).
+        out_dir: the track's folder; ``npz``, ``pkl``, ``bvh``, ``video``, ``crop_video``
+            inside it (None when not written; ``video`` is None when rendering was off or
+            failed).
     """
 
     rank: int
@@ -123,6 +130,7 @@ class TrackResult:
     out_dir: Path
     npz: Path
     pkl: Path | None = None
+    bvh: Path | None = None
     video: Path | None = None
     crop_video: Path | None = None
 

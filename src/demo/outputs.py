@@ -1,7 +1,8 @@
 """The demo's files: per-frame arrays spooled to disk while they are predicted
 (:class:`FrameStore`), the arrays derived from them (original-frame cameras, keypoints in pixels,
 translation), and ``hmmr_output.npz`` / the original's ``hmmr_output.pkl`` (keys:
-``docs/demo_outputs.md``), each written to a temporary name and renamed."""
+``docs/demo_outputs.md``) / ``hmmr_output.bvh`` (``--bvh``), each written to a temporary name and
+renamed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from src.demo.options import OUTPUT_NAME, DemoError, DemoOptions
 from src.geometry.camera import approx_translation, crop_cam_to_original
 from src.inference.models import InferenceModels
 from src.joints import HMMR_JOINT_NAMES, SMPL_JOINT_NAMES
+from src.motion.export import write_result_bvh
+from src.smpl import load_smpl_params
 
 PICKLE_PROTOCOL = 4
 DERIVED_CHUNK = 4096  # frames per chunk when computing derived arrays
@@ -144,6 +147,7 @@ def metadata(
         "weights": np.asarray(models.weights),
         "body_model": np.asarray(str(models.body_model)),
         "standin_body": np.bool_(models.standin_body),
+        "precision": np.asarray(models.precision),
     }
 
 
@@ -187,3 +191,21 @@ def save_outputs(
             out_dir / f"{OUTPUT_NAME}.pkl", lambda f: pickle.dump(data, f, PICKLE_PROTOCOL)
         )
     return npz, pkl
+
+
+def save_bvh(
+    arrays: Mapping[str, np.ndarray],
+    meta: Mapping[str, np.ndarray],
+    out_dir: Path,
+    body_model: Path,
+) -> Path:
+    """Write ``hmmr_output.bvh`` into ``out_dir`` (``--bvh``): the track's motion on the body
+    model's 24-joint skeleton (:mod:`src.motion.export`; docs/demo_outputs.md, "BVH export")."""
+    path, _, _ = write_result_bvh(
+        {**arrays, **meta},
+        load_smpl_params(body_model),
+        out_dir / f"{OUTPUT_NAME}.bvh",
+        source=str(out_dir / f"{OUTPUT_NAME}.npz"),
+        body_source=str(body_model),
+    )
+    return path

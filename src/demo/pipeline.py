@@ -33,7 +33,14 @@ from src.demo.options import (
     prepare_out_dir,
     remove_empty_folders,
 )
-from src.demo.outputs import FrameStore, add_derived_outputs, crop_record, metadata, save_outputs
+from src.demo.outputs import (
+    FrameStore,
+    add_derived_outputs,
+    crop_record,
+    metadata,
+    save_bvh,
+    save_outputs,
+)
 from src.demo.render import render_safely
 from src.demo.timing import StageTimer, TimedEncoder, progress_bar
 from src.demo.tracks import find_tracks, track_bboxes
@@ -118,7 +125,8 @@ def process_track(
     options: DemoOptions,
     timer: StageTimer,
 ) -> TrackResult:
-    """Crops -> predictions -> saved outputs -> rendered video for one track."""
+    """Crops -> predictions -> saved outputs (npz, pkl, ``--bvh``) -> rendered video for one
+    track."""
     bboxes = track_bboxes(track)
     first = track.first_frame + bboxes.start
     last = track.first_frame + bboxes.end - 1
@@ -147,8 +155,10 @@ def process_track(
         result = TrackResult(
             rank, track.track_id, int(arrays["frame_ids"][0]), store.num_frames, out_dir, npz, pkl
         )
+        if options.bvh:
+            result.bvh = save_bvh(arrays, meta, out_dir, models.body_model)
         if options.render:
-            kept = [f for f in (npz, pkl) if f is not None]
+            kept = [f for f in (npz, pkl, result.bvh) if f is not None]
             result.video, result.crop_video = render_safely(
                 path, options, arrays, models, info, out_dir, predictor.margin, timer, kept
             )

@@ -173,6 +173,7 @@ class ModelPredictions:
         T: window length; batch_size: windows per forward pass.
         use_phi: predict from the records' ``image/phis`` (else from the JPEG crops); their
             width must be ``config.phi_dim`` (any width; the ResNet path needs 2048).
+        precision: arithmetic of the ResNet (``float32`` or ``bfloat16``).
 
     Call:
         ``predictions(tube, mode, source)`` with a parsed record, ``mode`` ``pred`` or ``hal``
@@ -187,6 +188,7 @@ class ModelPredictions:
         T: int,
         batch_size: int,
         use_phi: bool,
+        precision: str = constants.DEFAULT_PRECISION,
     ) -> None:
         parts = set(available_parts(folder))
         missing = [p for p in PART_ENCODERS if p not in parts]
@@ -226,13 +228,16 @@ class ModelPredictions:
             )
         self.folder, self.config, self.body = folder, config, body
         self.T, self.batch_size, self.use_phi = T, batch_size, use_phi
+        self.precision = precision
         self._predictors: dict[str, Any] = {}
 
     @functools.cached_property
     def _networks(self) -> tuple[Any, Any]:
         """(HMMR model, ResNet or None) with the folder's weights."""
         # the ResNet also with --use_phi: its zero-image phi is the padding (§7.2)
-        nets = load_networks(self.folder, self.config, with_resnet=self.pad_with_resnet)
+        nets = load_networks(
+            self.folder, self.config, with_resnet=self.pad_with_resnet, precision=self.precision
+        )
         return nets.model, nets.resnet
 
     def _predictor(self, mode: str) -> Predictor:
@@ -632,6 +637,15 @@ def pred_dir(options: EvalOptions, folder: Path) -> Path:
     return Path(options.pred_dir) if options.pred_dir else default_pred_dir(folder)
 
 
+def cache_settings(options: EvalOptions) -> dict[str, object]:
+    """What changes the predictions besides the files: T, the input kind and (bf16 only, so
+    float32 caches keep their fingerprint) the ResNet's precision."""
+    settings: dict[str, object] = {"T": options.T, "input": "phi" if options.use_phi else "images"}
+    if options.precision != constants.DEFAULT_PRECISION:
+        settings["precision"] = options.precision
+    return settings
+
+
 def evaluate(options: EvalOptions) -> Evaluation:
     """Run the whole evaluation as ``options`` say; returns the results (also written to disk)."""
     folder = resolve(options.load_path)
@@ -640,12 +654,14 @@ def evaluate(options: EvalOptions) -> Evaluation:
     body_choice = resolve_body_model(options.smpl_model_path)
     smpl_path, smpl_text = body_choice.path, body_choice.description
     body = BodyModel(smpl_path)
-    predict = ModelPredictions(folder, config, body, options.T, options.batch_size, options.use_phi)
+    predict = ModelPredictions(
+        folder, config, body, options.T, options.batch_size, options.use_phi, options.precision
+    )
     cache = PredictionCache(
         pred_dir(options, folder),
         _checkpoint_name(folder),
         _prediction_files(folder, smpl_path),
-        {"T": options.T, "input": "phi" if options.use_phi else "images"},
+        cache_settings(options),
         overwrite=options.overwrite_cache,
     )
     mode = CACHE_MODE[options.pred_mode]
@@ -694,6 +710,7 @@ def evaluate(options: EvalOptions) -> Evaluation:
         "min_visible": options.min_visible,
         "T": options.T,
         "input": "image/phis" if options.use_phi else "image/encoded crops + ResNet",
+        "precision": options.precision,
         "body_model": smpl_text,
         "delta_t_values": list(config.delta_t_values),
         "fps": {ds: fps_table.get(ds) for ds in files},

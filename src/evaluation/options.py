@@ -55,6 +55,9 @@ class EvalOptions:
         out_dir: where the results JSON/CSV go (None: the checkpoint's cache folder).
         fps: frame rates overriding the defaults, ``dataset -> frames/s``.
         reverse: process the files in reverse order.
+        precision: arithmetic of the ResNet on the JPEG crops, ``float32`` or ``bfloat16``
+            (without ``use_phi``; with it only the padding feature); bf16 predictions are
+            cached apart.
     """
 
     load_path: str
@@ -73,6 +76,7 @@ class EvalOptions:
     out_dir: str | None = None
     fps: Mapping[str, float] = dataclasses.field(default_factory=dict)
     reverse: bool = False
+    precision: str = constants.DEFAULT_PRECISION
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "test_datasets", tuple(self.test_datasets))
@@ -82,6 +86,11 @@ class EvalOptions:
         if self.pred_mode not in PRED_MODES:
             raise ValueError(
                 f"EvalOptions: pred_mode must be one of {PRED_MODES}, got {self.pred_mode!r}"
+            )
+        if self.precision not in constants.PRECISIONS:
+            raise ValueError(
+                f"EvalOptions: precision must be one of {constants.PRECISIONS}, "
+                f"got {self.precision!r}"
             )
 
     @property
@@ -239,4 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="frame rates for the per-second^2 columns, e.g. 3dpw=30,h36m=25",
     )
     add("--reverse", action="store_true", help="process the files in reverse order")
+    add(
+        "--precision",
+        choices=constants.PRECISIONS,
+        default=constants.DEFAULT_PRECISION,
+        help="arithmetic of the ResNet on the JPEG crops: float32 (default, the original's "
+        "numbers) or bfloat16 (faster on AMX / AVX-512 BF16 CPUs and GPU tensor cores; "
+        "cached apart; docs/benchmarks.md). With --use_phi it only changes the padding feature",
+    )
     return parser

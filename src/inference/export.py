@@ -40,6 +40,10 @@ or use :class:`src.inference.predictor.Predictor`. See ``docs/serving.md``.
 
 TF Serving loads SavedModels through the TF1 loader in a session; the export is checked that way
 (``tf.compat.v1.saved_model.loader.load`` and ``saved_model_cli run``) in the tests.
+
+``precision="bfloat16"`` (``--precision bfloat16``) exports a ResNet that computes in bf16
+(:func:`src.inference.models.build_resnet`); the signatures, their inputs and outputs and every
+other part stay float32, so a client sees no difference but the numbers (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -218,8 +222,12 @@ def export_from_weights(
     out_dir: str | os.PathLike,
     smpl_model_path: str | os.PathLike | None = None,
     with_verts: bool = False,
+    precision: str = constants.DEFAULT_PRECISION,
 ) -> tuple[Path, InferenceModels]:
-    """Build the models from a weights folder and export them (``python -m src.export``)."""
-    models = build_inference_models(load_path, smpl_model_path, allow_untrained=False)
+    """Build the models from a weights folder (the ResNet computing in ``precision``) and export
+    them (``python -m src.export``)."""
+    models = build_inference_models(
+        load_path, smpl_model_path, allow_untrained=False, precision=precision
+    )
     path = export_saved_model(out_dir, models.model, models.resnet, models.smpl, with_verts)
     return path, models

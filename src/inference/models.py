@@ -9,6 +9,11 @@ evaluator (:func:`load_networks`) and the TFRecord converters' feature extractor
   pose discriminator, randomly initialised, in that order (so a seed gives the same weights).
 - :func:`load_networks`: the same, sized by the folder's ``model_config.json``, with its weights.
 - :func:`load_resnet`: the image encoder alone (a folder converted from the HMR checkpoint).
+- :func:`build_resnet`: the image encoder computing in a ``precision``
+  (:data:`src.constants.PRECISIONS`): ``float32`` (default, the original's numbers) or
+  ``bfloat16`` (float32 weights and features, bf16 convolutions: AMX / AVX-512 BF16 on recent
+  x86 CPUs, tensor cores on GPUs; docs/benchmarks.md). Only the ResNet takes it: HMMR, the
+  discriminator and the body model stay float32.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from src.smpl.resolve import resolve_body_model
 
 DEFAULT_WEIGHTS_DIR = paths.HMMR_WEIGHTS_DIR  # `python -m src.convert ... --out models/hmmr_tf2`
 DEFAULT_SEED = 0
+# --precision -> the ResNet layers' Keras dtype policy (variables float32 in both)
+PRECISION_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 
 @dataclass
@@ -58,19 +65,52 @@ def build_hmmr(config: ModelConfig) -> HMMR:
     return model
 
 
-def build_networks(
-    config: ModelConfig, with_resnet: bool = False, with_discriminator: bool = False
-) -> Networks:
-    """HMMR, then (``with_resnet``) the ResNet, then (``with_discriminator``) the discriminator,
-    randomly initialised.
+def resnet_dtype_policy(precision: str) -> keras.DTypePolicy:
+    """The Keras dtype policy of the ResNet layers for ``precision`` (``--precision``).
 
     Raises:
-        ValueError: ``config.phi_dim`` differs from the ResNet's feature width.
+        ValueError: ``precision`` is not one of :data:`src.constants.PRECISIONS`.
     """
+    if precision not in PRECISION_POLICIES:
+        raise ValueError(
+            f"precision must be one of {constants.PRECISIONS}, got {precision!r} (--precision)"
+        )
+    return keras.DTypePolicy(PRECISION_POLICIES[precision])
+
+
+def build_resnet(
+    img_size: int = constants.IMG_SIZE, precision: str = constants.DEFAULT_PRECISION
+) -> keras.Model:
+    """The ResNet-50 v2 image encoder computing in ``precision``, randomly initialised.
+
+    Each layer gets the policy explicitly (the global Keras policy is neither read nor changed,
+    so HMMR and the body model built beside it stay float32). The variables are float32 in both
+    precisions, so the same weights folder loads into either; the features are float32.
+
+    Returns:
+        Model ``(N, S, S, 3)`` float32 in [-1, 1] -> ``(N, 2048)`` float32.
+    """
+    return build_resnet_v2_50(img_size, dtype=resnet_dtype_policy(precision))
+
+
+def build_networks(
+    config: ModelConfig,
+    with_resnet: bool = False,
+    with_discriminator: bool = False,
+    precision: str = constants.DEFAULT_PRECISION,
+) -> Networks:
+    """HMMR, then (``with_resnet``) the ResNet computing in ``precision``, then
+    (``with_discriminator``) the discriminator, randomly initialised.
+
+    Raises:
+        ValueError: ``config.phi_dim`` differs from the ResNet's feature width; an unknown
+            ``precision``.
+    """
+    policy = resnet_dtype_policy(precision)  # checked before anything is built
     model = build_hmmr(config)
     resnet = None
     if with_resnet:
-        resnet = build_resnet_v2_50(config.img_size)
+        resnet = build_resnet_v2_50(config.img_size, dtype=policy)
         if int(resnet.output_shape[-1]) != config.phi_dim:
             raise ValueError(
                 f"model config phi_dim={config.phi_dim} does not match the ResNet-50 v2 feature "
@@ -88,18 +128,20 @@ def load_networks(
     config: ModelConfig | None = None,
     with_resnet: bool = False,
     with_discriminator: bool = False,
+    precision: str = constants.DEFAULT_PRECISION,
 ) -> Networks:
     """:func:`build_networks` with the weights of ``folder`` (every part they need).
 
     Args:
         folder: a weights folder (a run directory resolves to its ``export/``).
         config: the folder's model config when already read; default read from the folder.
+        precision: arithmetic of the ResNet (:func:`build_resnet`).
     Raises:
         WeightsDirError (a ValueError) naming the folder and the parts it lacks.
     """
     folder = weights_dir.resolve(folder)
     config = config if config is not None else weights_dir.read_model_config(folder)
-    nets = build_networks(config, with_resnet, with_discriminator)
+    nets = build_networks(config, with_resnet, with_discriminator, precision)
     weights_dir.load_into(
         folder, model=nets.model, discriminator=nets.discriminator, resnet=nets.resnet,
         require_all=True,
@@ -107,13 +149,18 @@ def load_networks(
     return nets
 
 
-def load_resnet(folder: str | os.PathLike, img_size: int = constants.IMG_SIZE) -> keras.Model:
-    """The ResNet-50 v2 image encoder with the ``resnet_v2_50`` part of ``folder``.
+def load_resnet(
+    folder: str | os.PathLike,
+    img_size: int = constants.IMG_SIZE,
+    precision: str = constants.DEFAULT_PRECISION,
+) -> keras.Model:
+    """The ResNet-50 v2 image encoder (:func:`build_resnet`, computing in ``precision``) with the
+    ``resnet_v2_50`` part of ``folder``.
 
     Raises:
         WeightsDirError (a ValueError): ``folder`` is not a weights folder or lacks the part.
     """
-    resnet = build_resnet_v2_50(img_size)
+    resnet = build_resnet(img_size, precision)
     weights_dir.load_into(folder, resnet=resnet, only=[weights_dir.RESNET_PART])
     return resnet
 
@@ -134,6 +181,7 @@ class InferenceModels:
         weights: where the weights came from (a folder, or ``"untrained (seed N)"``).
         body_model: path of the body-model file.
         standin_body: True when that file is the generated stand-in, not SMPL.
+        precision: arithmetic of the ResNet (``float32`` or ``bfloat16``).
     """
 
     model: HMMR
@@ -143,6 +191,7 @@ class InferenceModels:
     weights: str
     body_model: Path
     standin_body: bool
+    precision: str = constants.DEFAULT_PRECISION
 
     @property
     def config(self) -> ModelConfig:
@@ -165,6 +214,7 @@ def build_inference_models(
     model_config: ModelConfig | None = None,
     seed: int = DEFAULT_SEED,
     allow_untrained: bool = True,
+    precision: str = constants.DEFAULT_PRECISION,
 ) -> InferenceModels:
     """Build the ResNet, HMMR and body model; load converted weights when there are some.
 
@@ -176,9 +226,11 @@ def build_inference_models(
             brings its own and this must then be None.
         seed: seed of the random initialisation when untrained.
         allow_untrained: if False, a missing weights folder is an error.
+        precision: arithmetic of the ResNet (:func:`build_resnet`); the rest is float32.
     Raises:
         ValueError / FileNotFoundError naming the file and what was expected.
     """
+    resnet_dtype_policy(precision)  # an unknown precision fails before any work
     folder = resolve_weights(load_path)
     if folder is None and not allow_untrained:
         raise FileNotFoundError(
@@ -189,10 +241,10 @@ def build_inference_models(
         raise ValueError("build_inference_models: a weights folder brings its own model config")
     body = resolve_body_model(smpl_model_path)
     if folder is not None:
-        nets = load_networks(folder, with_resnet=True)
+        nets = load_networks(folder, with_resnet=True, precision=precision)
     else:
         keras.utils.set_random_seed(seed)
-        nets = build_networks(model_config or ModelConfig(), with_resnet=True)
+        nets = build_networks(model_config or ModelConfig(), with_resnet=True, precision=precision)
     smpl = SMPL(body.path)
     if smpl.num_joints != constants.NUM_KPS:
         raise ValueError(
@@ -207,4 +259,5 @@ def build_inference_models(
         weights=str(folder) if folder is not None else f"untrained (seed {seed})",
         body_model=Path(body.path),
         standin_body=body.standin,
+        precision=precision,
     )

@@ -1,12 +1,16 @@
-"""Command line for mocap retargeting.
+"""Command line for motion in (mocap retargeting) and out (BVH export).
 
     python -m src.motion retarget IN.bvh[.gz] OUT.npz [--fps 30] [--smpl_model_path PATH]
     python -m src.motion report DIR [--fps 30] [--json OUT.json] [--smpl_model_path PATH]
+    python -m src.motion export RESULT.npz --bvh OUT.bvh [--fps F] [--smpl_model_path PATH]
 
 ``retarget`` writes one clip (``poses`` (N, 72), ``trans`` (N, 3) metres, ``betas`` (10,),
 ``fps``, ``joints`` (N, 24, 3)) and prints its frame count and bone-direction error; ``report``
 retargets every ``*.bvh``/``*.bvh.gz`` in DIR and prints the error per skeleton kind and over
-the corpus. Errors print one line naming the file and exit with status 1.
+the corpus. ``export`` writes one demo track's predictions (``hmmr_output.npz``: one file per
+track) as a BVH on the body model's 24-joint tree (``src.motion.export``; docs/demo_outputs.md).
+Errors print one line naming the file and exit with status 1; files are written under a
+temporary name and renamed, so a failed run leaves none.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from src.motion.export import export_result
 from src.motion.retarget import DEFAULT_FPS, load_rest_joints, retarget_file
 
 PROG = "python -m src.motion"
@@ -35,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     many = sub.add_parser("report", help="retarget every clip of a folder; print the error")
     many.add_argument("folder", help="folder of .bvh/.bvh.gz files (MANIFEST.tsv beside them)")
     many.add_argument("--json", default=None, help="also write the figures to this .json")
+    out = sub.add_parser("export", help="write a demo result's predicted motion as a BVH")
+    out.add_argument("result", help="a demo result (hmmr_output.npz, one per track)")
+    out.add_argument("--bvh", required=True, help="output .bvh (or .bvh.gz)")
+    out.add_argument(
+        "--fps", type=float, default=None, help="frame rate (default: the result's video fps)"
+    )
     for p in (one, many):
         p.add_argument(
             "--fps",
@@ -42,10 +53,12 @@ def _parser() -> argparse.ArgumentParser:
             default=DEFAULT_FPS,
             help=f"output frame rate (default {DEFAULT_FPS:g})",
         )
+    for p in (one, many, out):
         p.add_argument(
             "--smpl_model_path",
             default=None,
-            help="body-model file (default: SMPL if present, else the stand-in)",
+            help="body-model file (default: SMPL if present, else the stand-in; export: the "
+            "result's body model when its file exists)",
         )
     return parser
 
@@ -148,11 +161,22 @@ def report(args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
+def export(args: argparse.Namespace) -> str:
+    done = export_result(args.result, args.bvh, fps=args.fps, smpl_model_path=args.smpl_model_path)
+    return (
+        f"{args.result}: {done['frames']} frames at {done['fps']:g} fps, root trajectory from "
+        f"{done['translation']}, skeleton of {done['body_model']} -> {done['path']}"
+    )
+
+
+COMMANDS = {"retarget": retarget_one, "report": report, "export": export}
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` (default ``sys.argv[1:]``), run the command, return the exit status."""
     args = _parser().parse_args(argv)
     try:
-        message = retarget_one(args) if args.command == "retarget" else report(args)
+        message = COMMANDS[args.command](args)
     except (OSError, ValueError) as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 1

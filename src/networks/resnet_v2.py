@@ -11,6 +11,10 @@ Differences from ``keras.applications.ResNet50V2`` that matter for feature parit
 
 Use the model in inference mode (``model(x, training=False)``) as the frozen feature extractor;
 the released features were computed that way.
+
+``dtype`` (a Keras dtype policy, e.g. ``"mixed_bfloat16"``) sets the arithmetic of every layer
+but the last: the global average pool always computes in float32, so the features are float32
+whatever the policy (and bit-identical to a float32 model when the policy is float32).
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ RESNET_V2_50_BLOCKS = (
     ("block4", 512, 3, 1),
 )
 BOTTLENECK_EXPANSION = 4
+FEATURE_DTYPE = "float32"  # phi, whatever the layers compute in
+# a layer dtype: a policy name ("mixed_bfloat16"), a keras.DTypePolicy, or None (the global one)
+DTypeLike = str | keras.DTypePolicy | None
 
 
 def preprocess_images(images_01: tf.Tensor) -> tf.Tensor:
@@ -45,11 +52,13 @@ def preprocess_images(images_01: tf.Tensor) -> tf.Tensor:
     return (tf.cast(images_01, tf.float32) - 0.5) * 2.0
 
 
-def _batch_norm(name: str) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
+def _batch_norm(name: str, dtype: DTypeLike = None) -> keras.layers.BatchNormalization:
+    return keras.layers.BatchNormalization(
+        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name, dtype=dtype
+    )
 
 
-def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str):
+def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, dtype: DTypeLike = None):
     """slim conv2d inside resnet_arg_scope: conv (no bias) -> BN -> ReLU.
 
     A strided 3x3 conv pads explicitly and symmetrically then runs VALID (slim ``conv2d_same``).
@@ -58,17 +67,21 @@ def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str):
         pad_total = kernel - 1
         pad_beg = pad_total // 2
         x = keras.layers.ZeroPadding2D(
-            ((pad_beg, pad_total - pad_beg), (pad_beg, pad_total - pad_beg)), name=f"{name}_pad"
+            ((pad_beg, pad_total - pad_beg), (pad_beg, pad_total - pad_beg)),
+            name=f"{name}_pad",
+            dtype=dtype,
         )(x)
         padding = "valid"
     else:
         padding = "same"
-    x = keras.layers.Conv2D(filters, kernel, stride, padding=padding, use_bias=False, name=name)(x)
-    x = _batch_norm(f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x)
+    x = keras.layers.Conv2D(
+        filters, kernel, stride, padding=padding, use_bias=False, name=name, dtype=dtype
+    )(x)
+    x = _batch_norm(f"{name}_bn", dtype)(x)
+    return keras.layers.ReLU(name=f"{name}_relu", dtype=dtype)(x)
 
 
-def _bottleneck_v2(x, depth_bottleneck: int, stride: int, name: str):
+def _bottleneck_v2(x, depth_bottleneck: int, stride: int, name: str, dtype: DTypeLike = None):
     """One pre-activation bottleneck unit (slim ``bottleneck_v2``).
 
     Args:
@@ -77,33 +90,42 @@ def _bottleneck_v2(x, depth_bottleneck: int, stride: int, name: str):
         (B, ceil(H / stride), ceil(W / stride), 4 * depth_bottleneck).
     """
     depth = BOTTLENECK_EXPANSION * depth_bottleneck
-    preact = _batch_norm(f"{name}_preact")(x)
-    preact = keras.layers.ReLU(name=f"{name}_preact_relu")(preact)
+    preact = _batch_norm(f"{name}_preact", dtype)(x)
+    preact = keras.layers.ReLU(name=f"{name}_preact_relu", dtype=dtype)(preact)
     if x.shape[-1] == depth:
         # slim resnet_utils.subsample: 1x1 max-pool with stride on x (not on preact)
         shortcut = (
-            keras.layers.MaxPooling2D(1, stride, padding="same", name=f"{name}_shortcut_pool")(x)
+            keras.layers.MaxPooling2D(
+                1, stride, padding="same", name=f"{name}_shortcut_pool", dtype=dtype
+            )(x)
             if stride > 1
             else x
         )
     else:
-        shortcut = keras.layers.Conv2D(depth, 1, stride, name=f"{name}_shortcut")(preact)
-    residual = _conv_bn_relu(preact, depth_bottleneck, 1, 1, f"{name}_conv1")
-    residual = _conv_bn_relu(residual, depth_bottleneck, 3, stride, f"{name}_conv2")
-    residual = keras.layers.Conv2D(depth, 1, name=f"{name}_conv3")(residual)
-    return keras.layers.Add(name=f"{name}_add")([shortcut, residual])
+        shortcut = keras.layers.Conv2D(depth, 1, stride, name=f"{name}_shortcut", dtype=dtype)(
+            preact
+        )
+    residual = _conv_bn_relu(preact, depth_bottleneck, 1, 1, f"{name}_conv1", dtype)
+    residual = _conv_bn_relu(residual, depth_bottleneck, 3, stride, f"{name}_conv2", dtype)
+    residual = keras.layers.Conv2D(depth, 1, name=f"{name}_conv3", dtype=dtype)(residual)
+    return keras.layers.Add(name=f"{name}_add", dtype=dtype)([shortcut, residual])
 
 
 def build_resnet_v2_50(
-    img_size: int = constants.IMG_SIZE, name: str = "resnet_v2_50"
+    img_size: int = constants.IMG_SIZE,
+    name: str = "resnet_v2_50",
+    dtype: DTypeLike = None,
 ) -> keras.Model:
     """slim ``resnet_v2_50(num_classes=None, global_pool=True)``, squeezed to a vector.
 
     Args:
         img_size: side of the square input crop (224 in the original).
         name: Keras model name.
+        dtype: dtype policy of the layers (default the global one, float32 unless set); the
+            final pool computes in float32 (:data:`FEATURE_DTYPE`) whatever it is.
     Returns:
-        Model mapping (B, img_size, img_size, 3) images in [-1, 1] to phi (B, 2048).
+        Model mapping (B, img_size, img_size, 3) float32 images in [-1, 1] to phi (B, 2048)
+        float32.
 
     Example:
         >>> encoder = build_resnet_v2_50()
@@ -111,14 +133,17 @@ def build_resnet_v2_50(
     """
     images = keras.Input((img_size, img_size, 3), name="images")
     pad = (ROOT_KERNEL - 1) // 2
-    x = keras.layers.ZeroPadding2D(pad, name="conv1_pad")(images)
-    x = keras.layers.Conv2D(ROOT_FILTERS, ROOT_KERNEL, 2, padding="valid", name="conv1")(x)
-    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1")(x)
+    x = keras.layers.ZeroPadding2D(pad, name="conv1_pad", dtype=dtype)(images)
+    x = keras.layers.Conv2D(
+        ROOT_FILTERS, ROOT_KERNEL, 2, padding="valid", name="conv1", dtype=dtype
+    )(x)
+    x = keras.layers.MaxPooling2D(3, 2, padding="same", name="pool1", dtype=dtype)(x)
     for scope, depth_bottleneck, num_units, last_stride in RESNET_V2_50_BLOCKS:
         for unit in range(1, num_units + 1):
             stride = last_stride if unit == num_units else 1
-            x = _bottleneck_v2(x, depth_bottleneck, stride, f"{scope}_unit_{unit}")
-    x = _batch_norm("postnorm")(x)
-    x = keras.layers.ReLU(name="postnorm_relu")(x)
-    phi = keras.layers.GlobalAveragePooling2D(name="pool5")(x)
+            x = _bottleneck_v2(x, depth_bottleneck, stride, f"{scope}_unit_{unit}", dtype)
+    x = _batch_norm("postnorm", dtype)(x)
+    x = keras.layers.ReLU(name="postnorm_relu", dtype=dtype)(x)
+    # (B, S/32, S/32, 2048) cast to float32 and averaged there: features are float32
+    phi = keras.layers.GlobalAveragePooling2D(name="pool5", dtype=FEATURE_DTYPE)(x)
     return keras.Model(images, phi, name=name)

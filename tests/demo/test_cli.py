@@ -111,7 +111,7 @@ def test_the_stand_in_warning_is_said_once(tmp_path, monkeypatch, capsys, caplog
 
     monkeypatch.setattr(paths, "SMPL_MODEL_PATH", tmp_path / "no_smpl.pkl")
 
-    def build(load_path, smpl_model_path, config, seed):
+    def build(load_path, smpl_model_path, config, seed, precision):
         resolve.resolve_body_model(smpl_model_path)  # logs the stand-in warning
         return types.SimpleNamespace(
             config=types.SimpleNamespace(img_size=constants.IMG_SIZE), untrained=False,

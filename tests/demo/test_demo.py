@@ -156,6 +156,7 @@ def test_npz_holds_exactly_the_documented_keys_with_their_shapes(run):
     np.testing.assert_array_equal(data["delta_t"], [-5, 5])
     assert bool(data["untrained"]) and bool(data["standin_body"])
     assert str(data["pred_mode"]) == "pred" and int(data["track_id"]) == 7
+    assert str(data["precision"]) == "float32"  # the default
 
 
 def test_frame_ids_follow_each_track(run):
