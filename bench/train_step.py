@@ -1,12 +1,23 @@
-"""Time one HMMR training step: seconds per step and sequences per second, with and without XLA.
+"""Time one HMMR training step: seconds per step and sequences per second, with and without XLA,
+and the step's distance from its FLOP bound.
 
     python bench/train_step.py [--batch_size 8] [--T 20] [--steps 5] [--warmup 2] [--quick]
+                               [--xla both|on|off] [--unfused]
 
 Precomputed phi (synthetic, 2048-D), the full-width model of the release run (3 temporal blocks,
 hallucinator with past/future losses, discriminator with the matching 960 mocap poses at B=8,
 T=20) on the generated stand-in body model (6890 vertices, like SMPL), one device (the first GPU,
-else the CPU). ``--quick`` times configs/cpu_quick.cfg's reduced widths instead. Prints one JSON
-object.
+else the CPU). ``--quick`` times configs/cpu_quick.cfg's reduced widths instead. ``--unfused``
+also times the Keras reference step (``Trainer(fused=False)``: Keras Adam, Conv1D, per-joint
+discriminator heads) in the same process, its steps interleaved with the fused step's so that a
+busy machine slows both alike, and prints the speed-up.
+
+The anchor ratio (issue #13): ``step_over_flop_bound`` = seconds per step / (the step's FLOPs /
+the SGEMM rate). FLOPs are counted on the graph of the step without XLA, over the ops it runs,
+with the per-op formulas of ``tf.compat.v1.profiler`` (matmuls, convolutions and their
+gradients, most elementwise ops); the SGEMM rate is a 2048 x 2048 float32 ``tf.matmul`` on the
+same device, timed in every round. The CPU's AMX / AVX-512 flags are printed with it. Prints
+one JSON object.
 """
 
 from __future__ import annotations
@@ -18,6 +29,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -59,7 +71,116 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, float]:
+CPU_FLAGS = (
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "amx_int8",
+)
+SGEMM_SIZE = 2048
+
+
+def cpu_features() -> dict[str, bool]:
+    """Which of :data:`CPU_FLAGS` ``/proc/cpuinfo`` lists (empty where it cannot be read)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return {flag: flag in flags for flag in CPU_FLAGS}
+
+
+def sgemm_gflops(device: str, size: int = SGEMM_SIZE, seconds: float = 0.3) -> float:
+    """Best rate of a size x size float32 matmul on ``device`` over about ``seconds``, GFLOP/s."""
+    with tf.device(device):
+        a = tf.random.normal([size, size], seed=1)
+        b = tf.random.normal([size, size], seed=2)
+
+        @tf.function
+        def product(reps: tf.Tensor) -> tf.Tensor:
+            total = tf.zeros([], tf.float32)
+            for _ in tf.range(reps):
+                total += tf.matmul(a, b)[0, 0]
+            return total
+
+        product(tf.constant(1)).numpy()  # trace and warm up
+        reps, best = 1, float("inf")
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or best == float("inf"):
+            start = time.perf_counter()
+            product(tf.constant(reps)).numpy()
+            elapsed = time.perf_counter() - start
+            best = min(best, elapsed / reps)
+            if elapsed < 0.05:
+                reps *= 2
+    return 2.0 * size**3 / best / 1e9
+
+
+def live_ops(graph: tf.Graph) -> set[tf.Operation]:
+    """The ops a function graph runs: those its outputs and control outputs depend on. The rest
+    is pruned when the function is instantiated, e.g. the encoder's backward pass that
+    ``tape.gradient`` of the discriminator loss records and nothing reads."""
+    pending = [t.op for t in graph.outputs] + list(graph.control_outputs)
+    live: set[tf.Operation] = set()
+    while pending:
+        op = pending.pop()
+        if op not in live:
+            live.add(op)
+            pending.extend(t.op for t in op.inputs)
+            pending.extend(op.control_inputs)
+    return live
+
+
+def count_flops(graph: tf.Graph) -> dict[str, Any]:
+    """FLOPs of the live ops of a graph by the FLOP statistics ``tf.compat.v1.profiler`` registers
+    (matmuls, convolutions and their gradients, most elementwise ops; none for ops inside nested
+    function calls). ``tf.compat.v1.profiler.profile`` itself counts every op of the graph: twice
+    the temporal encoder's backward pass here."""
+    from tensorflow.python.framework import ops
+    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 (registers)
+
+    by_type: dict[str, int] = {}
+    unknown_shapes: set[str] = set()
+    for op in live_ops(graph):
+        try:
+            value = ops.get_stats_for_node_def(graph, op.node_def, "flops").value
+        except ValueError:  # a shape not known when traced
+            unknown_shapes.add(op.type)
+            continue
+        if value:
+            by_type[op.type] = by_type.get(op.type, 0) + int(value)
+    largest = sorted(by_type.items(), key=lambda item: -item[1])[:6]
+    return {
+        "total": sum(by_type.values()),
+        "largest_op_types": dict(largest),
+        "op_types_with_unknown_shapes": sorted(unknown_shapes),
+    }
+
+
+def step_graph(trainer: Trainer, batch: Any) -> tf.Graph:
+    """The graph of one training step without XLA (an XLA forward is one opaque call op)."""
+    if not trainer.settings.xla:
+        return trainer._train_step.get_concrete_function(batch).graph
+    forward = trainer._forward_fn
+    trainer._forward_fn = trainer._forward
+    try:
+        step = tf.function(lambda b: Trainer._train_step.python_function(trainer, b))
+        return step.get_concrete_function(batch).graph
+    finally:
+        trainer._forward_fn = forward
+
+
+def build(xla: bool, fused: bool, args: argparse.Namespace, device: str) -> dict[str, Any]:
+    """A trainer, two fixed batches and the first step's time (trace and compile included)."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -71,6 +192,7 @@ def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, fl
         LossConfig(do_hallucinate=True, do_hallucinate_preds=True),
         TrainSettings(args.batch_size, args.T, xla=xla),
         default_standin_path(),
+        fused=fused,
     )
     rng = np.random.default_rng(0)
     batches = [
@@ -84,17 +206,19 @@ def time_steps(xla: bool, args: argparse.Namespace, device: str) -> dict[str, fl
     first = time.perf_counter() - start
     for i in range(args.warmup - 1):
         trainer.train_step(batches[i % 2])
-    times = []
-    for i in range(args.steps):
-        start = time.perf_counter()
-        trainer.train_step(batches[i % 2])  # returns host floats: the step has finished
-        times.append(time.perf_counter() - start)
-    seconds = float(np.median(times))
+    return {"trainer": trainer, "batches": batches, "first": first, "times": []}
+
+
+def summary(run: dict[str, Any], flops: int, sgemm: float, batch_size: int) -> dict[str, Any]:
+    seconds = float(np.median(run["times"]))
+    bound = flops / (sgemm * 1e9)
     return {
         "sec_per_step": round(seconds, 4),
-        "sequences_per_sec": round(args.batch_size / seconds, 3),
-        "sec_per_step_min": round(float(np.min(times)), 4),
-        "first_step_sec_with_trace_and_compile": round(first, 2),
+        "sequences_per_sec": round(batch_size / seconds, 3),
+        "sec_per_step_min": round(float(np.min(run["times"])), 4),
+        "first_step_sec_with_trace_and_compile": round(run["first"], 2),
+        "flop_bound_sec": round(bound, 4),
+        "step_over_flop_bound": round(seconds / bound, 2),
     }
 
 
@@ -106,6 +230,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="cpu_quick.cfg widths")
     parser.add_argument("--xla", choices=["both", "on", "off"], default="both")
+    parser.add_argument(
+        "--unfused", action="store_true", help="also time the Keras reference step (fused=False)"
+    )
     args = parser.parse_args()
     gpus = tf.config.list_logical_devices("GPU")
     device = gpus[0].name if gpus else "/cpu:0"
@@ -117,13 +244,43 @@ def main() -> None:
             if gpus
             else f"CPU {cpu_name()}, {os.cpu_count()} cores"
         ),
+        "cpu_features": cpu_features(),
         "batch_size": args.batch_size,
         "T": args.T,
         "model": "cpu_quick widths" if args.quick else "full width (release)",
         "steps_timed": args.steps,
     }
-    for xla in {"both": (False, True), "on": (True,), "off": (False,)}[args.xla]:
-        result["xla" if xla else "no_xla"] = time_steps(xla, args, device)
+    xla_modes = {"both": (False, True), "on": (True,), "off": (False,)}[args.xla]
+    fused_modes = (True, False) if args.unfused else (True,)
+    runs = {
+        ("xla" if xla else "no_xla") + ("" if fused else "_unfused"): build(
+            xla, fused, args, device
+        )
+        for xla in xla_modes
+        for fused in fused_modes
+    }
+    rates = []
+    for i in range(args.steps):  # one round: the SGEMM rate, then one step of every run
+        rates.append(sgemm_gflops(device))
+        for run in runs.values():
+            start = time.perf_counter()
+            run["trainer"].train_step(run["batches"][i % 2])  # host floats: the step finished
+            run["times"].append(time.perf_counter() - start)
+    sgemm = float(np.median(rates))
+    result["sgemm_gflops"] = round(sgemm, 1)
+    result["sgemm_gflops_per_round"] = [round(r, 1) for r in rates]
+    flops = {}
+    for name, run in runs.items():
+        fused = run["trainer"].fused
+        if fused not in flops:  # the FLOPs do not depend on XLA: counted once per path
+            flops[fused] = count_flops(step_graph(run["trainer"], run["batches"][0]))
+            result["flops" + ("" if fused else "_unfused")] = flops[fused]
+        result[name] = summary(run, flops[fused]["total"], sgemm, args.batch_size)
+    if args.unfused:
+        result["speedup_fused_over_unfused"] = {
+            mode: round(result[f"{mode}_unfused"]["sec_per_step"] / result[mode]["sec_per_step"], 2)
+            for mode in ("xla" if xla else "no_xla" for xla in xla_modes)
+        }
     print(json.dumps(result, indent=2))
 
 

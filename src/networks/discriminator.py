@@ -4,6 +4,10 @@ Input: rotation matrices of the 23 non-root SMPL joints. A shared per-joint embe
 (9 -> 32 -> 32, ReLU; the original's 1x1 convs) feeds 23 per-joint linear heads and one
 all-joint MLP (23 * 32 -> 1024 -> 1024 -> 1). Output (N, 24) = [23 per-joint | all-joint].
 There is no shape discriminator in HMMR.
+
+The 23 heads keep one ``Dense(1)`` each (the TF1 names ``pose_out_j{j}`` map to them) but are
+applied as one batched product over their stacked kernels (:func:`per_joint_scores`), instead
+of 23 small matmuls and their gradients (issue #13).
 """
 
 from __future__ import annotations
@@ -18,6 +22,21 @@ ROTMAT_SIZE = 9
 NUM_DISC_OUTPUTS = NUM_DISC_JOINTS + 1
 
 
+def per_joint_scores(embed: tf.Tensor, kernels: tf.Tensor, biases: tf.Tensor) -> tf.Tensor:
+    """One linear head per joint at once: ``scores[n, j] = embed[n, j] . kernels[:, j] + b[j]``.
+
+    Args:
+        embed: (N, J, H) per-joint embeddings.
+        kernels: (H, J), column j = head j's Dense kernel (H, 1).
+        biases: (J,).
+    Returns:
+        (N, J).
+    """
+    return tf.einsum("njh,hj->nj", embed, tf.cast(kernels, embed.dtype)) + tf.cast(
+        biases, embed.dtype
+    )
+
+
 @keras.saving.register_keras_serializable(package="hmmr")
 class PoseDiscriminator(keras.Model):
     """Scores 23 joint rotations, per joint and jointly.
@@ -30,6 +49,10 @@ class PoseDiscriminator(keras.Model):
     ``pose_out`` (list of 23 Dense(1); TF1 ``D_pose/pose_out_j{j}``), ``alljoints_fc1``,
     ``alljoints_fc2``, ``alljoints_out`` (TF1 ``D_pose/D_alljoints_{fc1,fc2,out}``).
 
+    Attributes:
+        batched_heads: apply the 23 heads with :func:`per_joint_scores` (default) or by calling
+            each Dense layer (the reference); the weights are the same either way.
+
     Example:
         >>> disc = PoseDiscriminator(joint_hidden=8, all_hidden=16)
         >>> scores = disc(tf.eye(3, batch_shape=[4, 23]))  # (4, 24)
@@ -40,6 +63,7 @@ class PoseDiscriminator(keras.Model):
         super().__init__(**kwargs)
         self.joint_hidden = joint_hidden
         self.all_hidden = all_hidden
+        self.batched_heads = True
         self.conv1 = keras.layers.Dense(joint_hidden, activation="relu", name="conv1")
         self.conv2 = keras.layers.Dense(joint_hidden, activation="relu", name="conv2")
         self.pose_out = [
@@ -74,9 +98,14 @@ class PoseDiscriminator(keras.Model):
             )
         x = tf.reshape(rotmats, [-1, NUM_DISC_JOINTS, ROTMAT_SIZE])
         embed = self.conv2(self.conv1(x))  # (N, 23, joint_hidden)
-        per_joint = tf.concat(
-            [head(embed[:, j]) for j, head in enumerate(self.pose_out)], axis=-1
-        )  # (N, 23)
+        if self.batched_heads:
+            kernels = tf.concat([head.kernel for head in self.pose_out], axis=1)  # (hidden, 23)
+            biases = tf.concat([head.bias for head in self.pose_out], axis=0)  # (23,)
+            per_joint = per_joint_scores(embed, kernels, biases)  # (N, 23)
+        else:
+            per_joint = tf.concat(
+                [head(embed[:, j]) for j, head in enumerate(self.pose_out)], axis=-1
+            )  # (N, 23)
         flat = tf.reshape(embed, [-1, NUM_DISC_JOINTS * self.joint_hidden])  # joint-major
         all_joints = self.alljoints_out(self.alljoints_fc2(self.alljoints_fc1(flat)))  # (N, 1)
         return tf.concat([per_joint, all_joints], axis=-1)

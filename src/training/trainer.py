@@ -15,6 +15,13 @@ Recipe of one step, per replica (the same code under every strategy):
 4. the step counter advances by ONE (the original advanced its global step twice per iteration,
    once per optimiser: its checkpoint 1,119,816 is about 560k iterations).
 
+The step runs fused where that is faster on the same weights (``fused``, the default; issue
+#13): Adam as one XLA kernel per variable (:class:`~src.training.fused_adam.FusedAdam`, the same
+optimiser variables as ``keras.optimizers.Adam``), the temporal convolutions as one matmul each,
+the discriminator's 23 per-joint heads as one batched product. ``fused=False`` runs the Keras
+reference ops (tests, ``bench/train_step.py --unfused``); both agree to float32 rounding and
+read each other's checkpoints.
+
 The single-frame HMR ablation (``use_hmr_only``) runs the same step on a model without temporal
 encoder (``num_conv_layers=0``, the identity): the present IEF then regresses each frame's phi
 alone, exactly the original's per-frame ``single_view_ief`` on phi reshaped to (B T, 2048), and the
@@ -65,6 +72,7 @@ from src.networks.hmmr import HMMR
 from src.networks.ief_regressor import initial_mean_theta
 from src.networks.outputs import theta_to_body
 from src.training.config import TrainSettings
+from src.training.fused_adam import FusedAdam
 
 ADAM_BETA_1 = 0.9
 ADAM_BETA_2 = 0.999
@@ -74,8 +82,11 @@ MOCAP_KEY = "mocap_pose"
 _REDUCE = tf.distribute.ReduceOp.SUM
 
 
-def _adam(learning_rate: float, name: str, mixed_precision: bool) -> keras.optimizers.Optimizer:
-    optimizer = keras.optimizers.Adam(
+def _adam(
+    learning_rate: float, name: str, mixed_precision: bool, fused: bool = True
+) -> keras.optimizers.Optimizer:
+    adam = FusedAdam if fused else keras.optimizers.Adam
+    optimizer = adam(
         learning_rate, beta_1=ADAM_BETA_1, beta_2=ADAM_BETA_2, epsilon=ADAM_EPSILON, name=name
     )
     if mixed_precision:
@@ -95,6 +106,8 @@ class Trainer:
         smpl_model_path: body-model file (SMPL or the stand-in).
         mean_params_path: ``neutral_smpl_meanwjoints.h5`` for the initial mean theta, or None
             (the model's default: camera [0.9, 0, 0], root [pi, 0, 0], zero pose and shape).
+        fused: the fused step (default) or the Keras reference ops (see the module docstring);
+            the same variables and results either way.
 
     Attributes:
         model (:class:`HMMR`), discriminator (:class:`PoseDiscriminator`), smpl, e_optimizer,
@@ -115,8 +128,11 @@ class Trainer:
         settings: TrainSettings,
         smpl_model_path: str | os.PathLike,
         mean_params_path: str | os.PathLike | None = None,
+        *,
+        fused: bool = True,
     ) -> None:
         self.strategy = strategy
+        self.fused = fused
         self.model_config = model_config
         self.loss_weights = loss_weights
         self.loss_config = loss_config
@@ -139,14 +155,16 @@ class Trainer:
         with strategy.scope():
             self.model = HMMR(model_config)
             self.model.build()
+            self.model.temporal_encoder.conv_as_matmul = fused
             self.discriminator = PoseDiscriminator(
                 joint_hidden=model_config.disc_joint_hidden, all_hidden=model_config.disc_all_hidden
             )
             self.discriminator.build()
+            self.discriminator.batched_heads = fused
             self.smpl = _body_model(smpl_model_path)
-            self.e_optimizer = _adam(settings.e_lr, "e_adam", settings.mixed_precision)
+            self.e_optimizer = _adam(settings.e_lr, "e_adam", settings.mixed_precision, fused)
             self.e_optimizer.build(self.model.trainable_variables)
-            self.d_optimizer = _adam(settings.d_lr, "d_adam", settings.mixed_precision)
+            self.d_optimizer = _adam(settings.d_lr, "d_adam", settings.mixed_precision, fused)
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(
                 0,

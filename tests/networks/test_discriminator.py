@@ -48,3 +48,37 @@ def test_discriminator_rejects_24_joints():
     disc = PoseDiscriminator(joint_hidden=8, all_hidden=16)
     with pytest.raises(ValueError, match="without the root"):
         disc(np.zeros((2, 24, 3, 3), np.float32))
+
+
+def _relative_error(got, want) -> float:
+    """Largest difference over the largest magnitude of the reference."""
+    return float(np.max(np.abs(np.asarray(got) - np.asarray(want))) / np.max(np.abs(want)))
+
+
+def test_batched_heads_equal_the_per_joint_dense_layers_with_gradients():
+    import tensorflow as tf
+
+    disc = PoseDiscriminator(joint_hidden=8, all_hidden=16)
+    disc.build()
+    randomize_weights(disc, 2)
+    rots = tf.constant(_random_rotations(np.random.default_rng(3), 6), tf.float32)
+    cotangent = tf.constant(np.random.default_rng(4).normal(0, 1, (6, 24)), tf.float32)
+
+    def outputs_and_grads(batched):
+        disc.batched_heads = batched
+        with tf.GradientTape() as tape:
+            tape.watch(rots)
+            scores = disc(rots)
+            loss = tf.reduce_sum(scores * cotangent)
+        return [scores] + tape.gradient(loss, [rots] + disc.trainable_variables)
+
+    want, got = outputs_and_grads(False), outputs_and_grads(True)
+    assert disc.batched_heads  # the default path
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert _relative_error(g, w) < 1e-5, i
+    # the check resolves the head order: two heads swapped give other per-joint scores
+    first, second = disc.pose_out[0].kernel, disc.pose_out[1].kernel
+    first_value = first.numpy()
+    first.assign(second.numpy())
+    second.assign(first_value)
+    assert _relative_error(disc(rots)[:, :2], want[0][:, :2]) > 0.01

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from src.networks.temporal_encoder import TemporalEncoder
+from src.networks.temporal_encoder import TemporalEncoder, same_conv1d
 
 from . import numpy_reference as ref
 from .helpers import np64, randomize_weights
@@ -151,3 +151,59 @@ def test_group_count_must_divide_width():
     enc = TemporalEncoder(phi_dim=bad_dim, gn_groups=GROUPS)
     with pytest.raises(ValueError):
         enc.build((None, None, bad_dim))
+
+
+def _relative_error(got, want) -> float:
+    """Largest difference over the largest magnitude of the reference."""
+    return float(np.max(np.abs(np.asarray(got) - np.asarray(want))) / np.max(np.abs(want)))
+
+
+@pytest.mark.parametrize("width", [2, 3, 5])
+def test_same_conv1d_matches_keras_conv1d_and_its_gradients(width):
+    conv = keras.layers.Conv1D(D, width, padding="same")
+    conv.build((None, None, D))
+    randomize_weights(conv, width)
+    x = tf.constant(np.random.default_rng(width).normal(0, 1, (2, 9, D)), tf.float32)
+    cotangent = tf.constant(np.random.default_rng(1).normal(0, 1, (2, 9, D)), tf.float32)
+
+    def outputs_and_grads(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+            loss = tf.reduce_sum(y * cotangent)
+        return [y] + tape.gradient(loss, [x, conv.kernel, conv.bias])
+
+    want = outputs_and_grads(conv)
+    got = outputs_and_grads(lambda v: same_conv1d(v, conv.kernel, conv.bias))
+    for name, g, w in zip(("output", "d_x", "d_kernel", "d_bias"), got, want, strict=True):
+        assert _relative_error(g, w) < 1e-5, name
+    # the check resolves the tap order: the taps reversed give another result
+    flipped = same_conv1d(x, conv.kernel[::-1], conv.bias)
+    assert _relative_error(flipped, want[0]) > 0.1
+
+
+def test_encoder_matmul_convolutions_equal_the_conv1d_layers_with_gradients():
+    enc = _encoder(seed=11, num_conv_layers=2)
+    phi = tf.constant(np.random.default_rng(12).normal(0, 1, (3, 20, D)), tf.float32)
+
+    def outputs_and_grads(as_matmul):
+        enc.conv_as_matmul = as_matmul
+        with tf.GradientTape() as tape:
+            tape.watch(phi)
+            y = enc(phi)
+            loss = tf.reduce_sum(tf.sin(y))
+        return [y] + tape.gradient(loss, [phi] + enc.trainable_variables)
+
+    want, got = outputs_and_grads(False), outputs_and_grads(True)
+    assert enc.conv_as_matmul  # the default path
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        assert _relative_error(g, w) < 1e-5, i
+
+
+def test_matmul_convolutions_trace_for_an_unknown_sequence_length():
+    enc = _encoder(seed=13)
+    fn = tf.function(enc, input_signature=[tf.TensorSpec((None, None, D), tf.float32)])
+    for steps in (1, 6):
+        phi = np.random.default_rng(steps).normal(0, 1, (2, steps, D))
+        want = ref.temporal_encoder(phi, _block_params(enc), GROUPS, EPS)
+        np.testing.assert_allclose(fn(phi.astype(np.float32)).numpy(), want, atol=1e-4)
