@@ -42,6 +42,19 @@ def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
     source.add_argument("--vid_path", help="a video file (or a folder of frames)")
     source.add_argument("--vid_dir", help="a folder of videos: each one is processed")
     source.add_argument("--img_path", help="one image: past / present / future (hallucinator)")
+    source.add_argument(
+        "--camera",
+        type=int,
+        metavar="INDEX",
+        help="live: a camera (OpenCV index, 0 = the first); frames are processed as they arrive "
+        "and each prediction is emitted once final: 6 to 13 frames after its frame arrived "
+        "(the sliding window's look-ahead), plus compute. Ctrl-C stops and saves",
+    )
+    source.add_argument(
+        "--stream",
+        metavar="URL_OR_FILE",
+        help="live, as --camera, from a stream URL (rtsp://, http://) or a video file",
+    )
     p.add_argument(
         "--load_path",
         help="weights folder (default models/hmmr_tf2 if present; "
@@ -141,6 +154,15 @@ def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
         "within about 0.5%%, docs/benchmarks.md)",
     )
     p.add_argument("--no_progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--realtime",
+        action="store_true",
+        help="with --stream FILE: read at the file's fps, as a camera delivers frames (none "
+        "dropped; the report says how far behind processing fell)",
+    )
+    p.add_argument(
+        "--show", action="store_true", help="live: also show the overlay in a window (q stops)"
+    )
     return p
 
 
@@ -192,6 +214,46 @@ def _report(result: DemoResult) -> None:
         print(f"{name}: NOTE: UNTRAINED weights; these bodies are not predictions")
 
 
+def _run_live(args: argparse.Namespace, options: DemoOptions, prog: str) -> int:
+    """``--camera`` / ``--stream``: :func:`src.demo.live.run_live` and its report."""
+    from src.demo.live import has_display, run_live
+
+    if args.show and not has_display():
+        print(f"{prog}: warning: no display (DISPLAY unset): --show is ignored", file=sys.stderr)
+    source = args.camera if args.camera is not None else args.stream
+    result = run_live(source, options, realtime=args.realtime, show=args.show)
+    name = result.source
+    stopped = " (stopped by Ctrl-C / q)" if result.interrupted else ""
+    print(
+        f"{name}: {result.num_frames} frames read in {result.seconds:.1f} s "
+        f"({result.num_frames / max(result.seconds, 1e-9):.1f} fps){stopped}; "
+        f"{result.num_predicted} predicted"
+    )
+    latency = result.latency.summary()
+    if latency:
+        print(
+            f"{name}: latency arrival -> prediction: mean {latency['latency_s_mean']:.2f} s, "
+            f"95% {latency['latency_s_p95']:.2f} s, max {latency['latency_s_max']:.2f} s "
+            f"(at most {latency['frames_after_max']} frames of look-ahead)"
+        )
+    stages = ", ".join(f"{k} {v['fps']:.1f} fps" for k, v in result.timer.summary().items())
+    if stages:
+        print(f"{name}: speed per stage: {stages}")
+    if args.realtime:
+        print(
+            f"{name}: --realtime: reading fell behind the file's clock by up to "
+            f"{result.latency.max_behind_s:.2f} s ({result.latency.end_behind_s:.2f} s at the end)"
+        )
+    files = [f for f in (result.npz, result.pkl, result.video) if f is not None]
+    if files:
+        print(f"{name}: {', '.join(map(str, files))}")
+    else:
+        print(f"{name}: no person was found: nothing predicted")
+    if result.untrained:
+        print(f"{name}: NOTE: UNTRAINED weights; these bodies are not predictions")
+    return 0
+
+
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
@@ -237,7 +299,20 @@ def main(argv: Sequence[str] | None = None, prog: str = "demo.py") -> int:
     The flags are parsed and the output folder checked before TensorFlow is imported, so that
     ``--help`` and argument errors answer at once.
     """
-    args = build_parser(prog).parse_args(argv)
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    live = args.camera is not None or args.stream
+    if not live and (args.realtime or args.show):
+        parser.error("--realtime and --show go with --camera / --stream")
+    offline_only = {
+        "--tracks_json": args.tracks_json, "--all_tracks": args.all_tracks,
+        "--crop_grid": args.crop_grid, "--trim": args.trim, "--bvh": args.bvh,
+    }  # fmt: skip
+    given = [flag for flag, value in offline_only.items() if value]
+    if live and given:
+        parser.error(f"{', '.join(given)}: not available with --camera / --stream")
+    if args.realtime and args.camera is not None:
+        parser.error("--realtime paces a file (--stream); a camera is real time already")
     try:
         options = options_from_args(args)
         if args.vid_dir:  # the folder is checked before the output folder is made
@@ -248,6 +323,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "demo.py") -> int:
         from src.demo.models import load_demo_models
         from src.demo.pipeline import run_video
 
+        if args.camera is not None or args.stream:
+            return _run_live(args, options, prog)
         if args.img_path:
             _report(run_image(args.img_path, options, created=created))
             return 0
