@@ -12,6 +12,12 @@ PHI_DIM = 2048  # per-frame ResNet-50 v2 feature
 PRECISIONS = ("float32", "bfloat16")
 DEFAULT_PRECISION = "float32"
 
+# python -m src.export --format / --quantize / --parts (src.inference.edge_export)
+EXPORT_FORMATS = ("savedmodel", "litert", "onnx")
+DEFAULT_EXPORT_FORMAT = "savedmodel"
+EDGE_QUANTIZATIONS = ("none", "float16", "dynamic")  # float32, float16 weights, int8 weights
+EDGE_PARTS = ("predictor", "encoder")
+
 # theta = [camera 3 | pose 72 | shape 10]
 NUM_CAM = 3
 NUM_SMPL_JOINTS = 24
