@@ -8,8 +8,10 @@ body. One slow test runs the shipped clip with BlazePose and the full-size untra
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +29,7 @@ from src.demo import render as demo_render
 from src.demo_cli import run as demo_cli_run
 from src.inference import models as inference_models
 from src.inference.predictor import Predictor
+from src.motion.bvh import read_bvh
 from src.networks.config import ModelConfig
 from src.render.draw import banner_strip_height
 from src.render.mesh import FrameVisualizer
@@ -535,7 +538,7 @@ def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_mod
     monkeypatch.setattr(inference_models, "DEFAULT_WEIGHTS_DIR", tmp_path / "no_weights")
     out = tmp_path / "out"
     argv = ["--vid_path", str(SHIPPED_CLIP), "--out_dir", str(out), "--max_frames", "30",
-            "--no_progress"]  # fmt: skip
+            "--no_progress", "--bvh"]  # fmt: skip
     assert demo.main(argv) == 0
     captured = capsys.readouterr()
     assert "UNTRAINED WEIGHTS" in captured.err and "UNTRAINED" in captured.out
@@ -551,3 +554,10 @@ def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_mod
     # the person walks down the middle of the road: the crop centres stay in the frame
     centers = data["bbox_center"]
     assert ((centers > 0) & (centers < [960, 540])).all()
+    bvh = read_bvh(track_dir / "hmmr_output.bvh")
+    assert bvh.motion.shape[0] == n and bvh.frame_time == pytest.approx(1 / 23.976, rel=1e-3)
+    # CI keeps this predicted BVH among its artefacts (.ci/run sets the folder)
+    artifacts = os.environ.get("HMMR_TEST_ARTIFACTS")
+    if artifacts:
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(track_dir / "hmmr_output.bvh", Path(artifacts) / "pexels_walking_untrained.bvh")
