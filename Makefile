@@ -24,11 +24,19 @@ install: $(VENV)/.installed
 test: $(VENV)/.installed
 	@$(MAKE) --no-print-directory models/blazepose/pose_landmark_full.tflite \
 	    || echo "warning: BlazePose models not fetched; the tests that need them will skip"
+	@$(MAKE) --no-print-directory $(GLTF_VALIDATOR) \
+	    || echo "warning: gltf-validator (npm) not installed; its test will skip"
 	$(PY) -m pytest -q --durations=15
 
 # under 3 minutes on a 2-core machine when idle
 test-fast: $(VENV)/.installed
 	$(PY) -m pytest -q -m "not slow"
+
+# the Khronos glTF validator (npm, test-only) into the virtualenv, not the system
+GLTF_VALIDATOR := $(VENV)/node/node_modules/gltf-validator
+$(GLTF_VALIDATOR):
+	command -v npm >/dev/null
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node gltf-validator
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check $(LINT_PATHS)

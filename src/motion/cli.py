@@ -1,14 +1,16 @@
-"""Command line for motion in (mocap retargeting) and out (BVH export).
+"""Command line for motion in (mocap retargeting) and out (BVH and glTF export).
 
     python -m src.motion retarget IN.bvh[.gz] OUT.npz [--fps 30] [--smpl_model_path PATH]
     python -m src.motion report DIR [--fps 30] [--json OUT.json] [--smpl_model_path PATH]
-    python -m src.motion export RESULT.npz --bvh OUT.bvh [--fps F] [--smpl_model_path PATH]
+    python -m src.motion export RESULT.npz [--bvh OUT.bvh] [--gltf OUT.glb] [--fps F]
+        [--smpl_model_path PATH]
 
 ``retarget`` writes one clip (``poses`` (N, 72), ``trans`` (N, 3) metres, ``betas`` (10,),
 ``fps``, ``joints`` (N, 24, 3)) and prints its frame count and bone-direction error; ``report``
 retargets every ``*.bvh``/``*.bvh.gz`` in DIR and prints the error per skeleton kind and over
 the corpus. ``export`` writes one demo track's predictions (``hmmr_output.npz``: one file per
-track) as a BVH on the body model's 24-joint tree (``src.motion.export``; docs/demo_outputs.md).
+track) as a BVH on the body model's 24-joint tree (``src.motion.export``) and/or as a binary
+glTF of the skinned, animated body mesh (``src.motion.gltf``); docs/demo_outputs.md.
 Errors print one line naming the file and exit with status 1; files are written under a
 temporary name and renamed, so a failed run leaves none.
 """
@@ -40,9 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     many = sub.add_parser("report", help="retarget every clip of a folder; print the error")
     many.add_argument("folder", help="folder of .bvh/.bvh.gz files (MANIFEST.tsv beside them)")
     many.add_argument("--json", default=None, help="also write the figures to this .json")
-    out = sub.add_parser("export", help="write a demo result's predicted motion as a BVH")
+    out = sub.add_parser(
+        "export", help="write a demo result's predicted motion as a BVH and/or a glTF (.glb)"
+    )
     out.add_argument("result", help="a demo result (hmmr_output.npz, one per track)")
-    out.add_argument("--bvh", required=True, help="output .bvh (or .bvh.gz)")
+    out.add_argument("--bvh", default=None, help="output .bvh (or .bvh.gz)")
+    out.add_argument(
+        "--gltf", default=None, help="output .glb: the skinned body mesh and its animation"
+    )
     out.add_argument(
         "--fps", type=float, default=None, help="frame rate (default: the result's video fps)"
     )
@@ -162,10 +169,11 @@ def report(args: argparse.Namespace) -> str:
 
 
 def export(args: argparse.Namespace) -> str:
-    done = export_result(args.result, args.bvh, fps=args.fps, smpl_model_path=args.smpl_model_path)
+    done = export_result(args.result, args.bvh, args.fps, args.smpl_model_path, gltf_path=args.gltf)
     return (
         f"{args.result}: {done['frames']} frames at {done['fps']:g} fps, root trajectory from "
-        f"{done['translation']}, skeleton of {done['body_model']} -> {done['path']}"
+        f"{done['translation']}, body of {done['body_model']} -> "
+        + ", ".join(str(p) for p in done["paths"])
     )
 
 

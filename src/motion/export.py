@@ -1,5 +1,9 @@
 """Motion out: one track's predictions as a BVH on the body model's 24-joint tree.
 
+The track's motion (:func:`result_motion`: checked theta, mean betas, rest joints, root
+trajectory, fps) and its Y-up form (:func:`y_up_motion`) are shared with the glTF export,
+:mod:`src.motion.gltf`, which writes the same skeleton and motion on the skinned body mesh.
+
 The file (docs/demo_outputs.md, "BVH export"):
 
 - **Skeleton**: the 24 joints ``src.joints.SMPL_JOINT_NAMES`` (``pelvis``, ``l_hip``, ...) on
@@ -37,6 +41,7 @@ Numpy only (no TensorFlow): the body model is read with :func:`src.smpl.load_smp
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import pickle
 import zipfile
@@ -64,6 +69,7 @@ Y_UP_FROM_CAMERA = np.diag([1.0, -1.0, -1.0])  # 180 degrees about x: y down -> 
 CROP_FOCAL_PX = 5000.0  # focal length for the 224 crop camera (SPIN, VIBE)
 STILL_FPS = 30.0  # frame rate written for a single frame without one
 BVH_SUFFIXES = (".bvh", ".bvh.gz")
+GLTF_SUFFIXES = (".glb",)
 FROM_RESULT_TRANS = "the result's 'trans'"
 FROM_CROP_CAMERA = f"the crop camera (f = {CROP_FOCAL_PX:g} px)"
 
@@ -111,15 +117,20 @@ def continuous_euler(angles_deg: np.ndarray) -> np.ndarray:
     return out
 
 
-def motion_bvh(poses: np.ndarray, rest: np.ndarray, trans: np.ndarray, fps: float) -> Bvh:
-    """The BVH of a posed body in Y-up axes (module docstring).
+def y_up_motion(
+    poses: np.ndarray, rest: np.ndarray, trans: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Local joint rotations and the root's position in the Y-up axes (module docstring).
 
     Args:
         poses: (N, 72) axis-angle, 24 joints, joint 0 the global orientation (camera frame).
         rest: (24, 3) rest joints of the body, metres (model space).
         trans: (N, 3) camera-space translation, metres: the posed body's joints are at their
             model-space positions plus ``trans``.
-        fps: frames per second (> 0).
+    Returns:
+        local: (N, 24, 3, 3) rotation matrices, each joint's relative to its parent; the
+            root's is C · R_0 (C = :data:`Y_UP_FROM_CAMERA`).
+        root_pos: (N, 3) the pelvis, C · (J_0 + trans), metres.
     """
     poses = np.asarray(poses, np.float64)
     num_frames = poses.shape[0]
@@ -127,7 +138,18 @@ def motion_bvh(poses: np.ndarray, rest: np.ndarray, trans: np.ndarray, fps: floa
     local = local.reshape(num_frames, NUM_SMPL_JOINTS, 3, 3)
     local[:, 0] = Y_UP_FROM_CAMERA @ local[:, 0]
     pelvis = np.asarray(trans, np.float64) + np.asarray(rest, np.float64)[0]  # (N, 3)
-    root_pos = pelvis @ Y_UP_FROM_CAMERA.T
+    return local, pelvis @ Y_UP_FROM_CAMERA.T
+
+
+def motion_bvh(poses: np.ndarray, rest: np.ndarray, trans: np.ndarray, fps: float) -> Bvh:
+    """The BVH of a posed body in Y-up axes (module docstring).
+
+    Args:
+        poses, rest, trans: as :func:`y_up_motion`.
+        fps: frames per second (> 0).
+    """
+    local, root_pos = y_up_motion(poses, rest, trans)
+    num_frames = local.shape[0]
     bvh = make_bvh(
         SMPL_JOINT_NAMES, SMPL_PARENTS, skeleton_offsets(rest), local, root_pos, 1.0 / fps,
         order=EULER_ORDER,
@@ -166,14 +188,36 @@ def result_fps(result: Mapping[str, Any], num_frames: int, fps: float | None, so
     raise ValueError(f"{source}: no frame rate ('fps' missing or {recorded:g}); pass --fps")
 
 
-def result_bvh(
+@dataclasses.dataclass(frozen=True)
+class TrackMotion:
+    """One track's motion as the exports write it (BVH, glTF).
+
+    Attributes:
+        poses: (N, 72) axis-angle theta[3:75], camera frame.
+        betas: (10,) the track's mean shape (an export has one skeleton).
+        rest: (24, 3) rest joints J_regressor · (v_template + shapedirs · betas), metres.
+        trans: (N, 3) camera-space translation, metres.
+        fps: frames per second.
+        origin: :data:`FROM_RESULT_TRANS` or :data:`FROM_CROP_CAMERA` (where ``trans`` came
+            from).
+    """
+
+    poses: np.ndarray
+    betas: np.ndarray
+    rest: np.ndarray
+    trans: np.ndarray
+    fps: float
+    origin: str
+
+
+def result_motion(
     result: Mapping[str, Any],
     params: Mapping[str, np.ndarray],
     fps: float | None = None,
     source: str = "<result>",
     body_source: str = "body model",
-) -> tuple[Bvh, str]:
-    """The BVH of one track's predictions, and where its root trajectory came from.
+) -> TrackMotion:
+    """One track's predictions, checked, with its mean betas, rest joints and trajectory.
 
     Args:
         result: ``theta`` (N, 85) [cam 3 | pose 72 | shape 10]; optional ``trans`` (N, 3)
@@ -181,9 +225,6 @@ def result_bvh(
         params: body-model arrays (:func:`src.smpl.load_smpl_params`).
         fps: frame rate; None -> the result's.
         source, body_source: the result's and the body model's files, for error messages.
-    Returns:
-        (bvh, :data:`FROM_RESULT_TRANS` or :data:`FROM_CROP_CAMERA`: the root trajectory's
-        origin).
     Raises:
         ValueError: a missing or malformed array (naming ``source``).
     """
@@ -199,9 +240,31 @@ def result_bvh(
         if not (theta[:, CAM_SLICE][:, 0] > 0).all():
             raise ValueError(f"{source}: camera scale s <= 0 in theta; cannot place the body")
         trans, origin = crop_translation(theta[:, CAM_SLICE]), FROM_CROP_CAMERA
-    rest = rest_joints(params, theta[:, SHAPE_SLICE].mean(axis=0))
+    betas = theta[:, SHAPE_SLICE].mean(axis=0)
+    rest = rest_joints(params, betas)
     rate = result_fps(result, len(theta), fps, source)
-    return motion_bvh(theta[:, POSE_SLICE], rest, trans, rate), origin
+    return TrackMotion(theta[:, POSE_SLICE], betas, rest, trans, rate, origin)
+
+
+def result_bvh(
+    result: Mapping[str, Any],
+    params: Mapping[str, np.ndarray],
+    fps: float | None = None,
+    source: str = "<result>",
+    body_source: str = "body model",
+) -> tuple[Bvh, str]:
+    """The BVH of one track's predictions, and where its root trajectory came from.
+
+    Arguments as :func:`result_motion`.
+
+    Returns:
+        (bvh, :data:`FROM_RESULT_TRANS` or :data:`FROM_CROP_CAMERA`: the root trajectory's
+        origin).
+    Raises:
+        ValueError: a missing or malformed array (naming ``source``).
+    """
+    m = result_motion(result, params, fps, source, body_source)
+    return motion_bvh(m.poses, m.rest, m.trans, m.fps), m.origin
 
 
 def write_result_bvh(
@@ -252,32 +315,47 @@ def body_model_for(result: Mapping[str, Any], smpl_model_path: str | None):
 
 def export_result(
     npz: str | os.PathLike,
-    bvh_path: str | os.PathLike,
+    bvh_path: str | os.PathLike | None = None,
     fps: float | None = None,
     smpl_model_path: str | None = None,
+    gltf_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Read a demo result ``.npz``, write its BVH; returns what was done.
+    """Read a demo result ``.npz``, write its BVH and/or its glTF (:mod:`src.motion.gltf`).
 
     Returns:
-        dict with ``path``, ``frames``, ``fps``, ``translation`` (the root trajectory's origin,
-        see :func:`result_bvh`) and ``body_model`` (its description).
+        dict with ``paths`` (the files written), ``frames``, ``fps``, ``translation`` (the
+        root trajectory's origin, see :func:`result_motion`) and ``body_model`` (its
+        description).
     Raises:
         FileNotFoundError, ValueError: one line naming the file; nothing is written then.
     """
     from src.smpl import load_smpl_params
 
-    out = Path(bvh_path)
-    if not str(out).endswith(BVH_SUFFIXES):
-        raise ValueError(f"{out}: the output must end in .bvh or .bvh.gz")
+    if bvh_path is None and gltf_path is None:
+        raise ValueError("nothing to write: give a .bvh and/or a .glb output")
+    if bvh_path is not None and not str(bvh_path).endswith(BVH_SUFFIXES):
+        raise ValueError(f"{bvh_path}: the output must end in .bvh or .bvh.gz")
+    if gltf_path is not None and not str(gltf_path).endswith(GLTF_SUFFIXES):
+        raise ValueError(f"{gltf_path}: the output must end in .glb")
+    if gltf_path is not None and importlib.util.find_spec("pygltflib") is None:
+        raise ValueError(f"{gltf_path}: writing glTF needs pygltflib (pip install -e '.[gltf]')")
     result = load_result(npz)
     body = body_model_for(result, smpl_model_path)
-    written, bvh, origin = write_result_bvh(
-        result, load_smpl_params(body.path), out, fps, str(npz), str(body.path)
-    )
+    params = load_smpl_params(body.path)
+    motion = result_motion(result, params, fps, str(npz), str(body.path))
+    outputs = []  # built in memory first: a bad input writes neither file
+    if bvh_path is not None:
+        bvh = motion_bvh(motion.poses, motion.rest, motion.trans, motion.fps)
+        outputs.append(lambda: write_bvh(bvh_path, bvh))
+    if gltf_path is not None:
+        from src.motion.gltf import motion_gltf, write_glb
+
+        glb = motion_gltf(motion, params)
+        outputs.append(lambda: write_glb(gltf_path, glb))
     return {
-        "path": written,
-        "frames": bvh.num_frames,
-        "fps": bvh.fps,
-        "translation": origin,
+        "paths": [write() for write in outputs],
+        "frames": len(motion.poses),
+        "fps": motion.fps,
+        "translation": motion.origin,
         "body_model": body.description,
     }

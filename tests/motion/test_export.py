@@ -26,29 +26,9 @@ from src.motion.export import (
     write_result_bvh,
 )
 from src.motion.retarget import rest_joints, retarget_bvh
-from src.smpl import load_smpl_params
-from src.smpl.standin import write_standin_model
 
 MM = 1e-3
-NUM_VERTS = 300
 Y_UP = np.array([1.0, -1.0, -1.0])  # the documented axes: y and z of the camera negated
-
-
-@pytest.fixture(scope="module")
-def body_path(tmp_path_factory):
-    return write_standin_model(tmp_path_factory.mktemp("body") / "body.pkl", NUM_VERTS)
-
-
-@pytest.fixture(scope="module")
-def params(body_path):
-    return load_smpl_params(body_path)
-
-
-@pytest.fixture(scope="module")
-def smpl(body_path):
-    from src.smpl.layer import SMPL
-
-    return SMPL(body_path, dtype="float64")
 
 
 def _theta(n: int = 12, seed: int = 0, betas_jitter: float = 0.0) -> np.ndarray:
