@@ -418,6 +418,7 @@ def _initialize_from_one(model: HMMR, path: str, use_hmr_ief_init: bool) -> str:
     # a single-frame run of ours (--use_hmr_only: no temporal encoder) trained only its present
     # IEF; its other parts are untrained, so it initialises HMMR as a converted HMR does
     single_frame = weights_dir.read_model_config(folder).num_conv_layers == 0
+    single_frame_export = single_frame and bool(parts & temporal_parts)
     if parts & temporal_parts and not single_frame:
         loaded = weights_dir.load_into(folder, model=model, require_all=False)
         return f"{folder}: HMMR weights, initialised {sorted(loaded)}"
@@ -425,7 +426,7 @@ def _initialize_from_one(model: HMMR, path: str, use_hmr_ief_init: bool) -> str:
         if not use_hmr_ief_init:
             return f"{folder}: HMR weights, IEF init skipped (--nouse_hmr_ief_init)"
         weights_dir.load_into(folder, model=model, only=["ief_regressor"])
-        kind = "single-frame (--use_hmr_only) weights" if single_frame else "HMR weights"
+        kind = "single-frame (--use_hmr_only) weights" if single_frame_export else "HMR weights"
         return f"{folder}: {kind}, initialised the present IEF regressor and mean theta"
     return f"{folder}: holds {sorted(parts)}; nothing to initialise with precomputed phi"
 
