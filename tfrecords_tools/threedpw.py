@@ -193,7 +193,10 @@ def _sequence(
                 f"{path}: betas of person {p} have {shape.size} values, expected {NUM_SHAPE}"
             )
         people.append(Person(p, kp, poses[p], shape, neutral["joints"][p] if neutral else None))
-    ids = np.asarray(data.get("img_frame_ids", np.arange(n)), np.int64).reshape(-1)
+    raw_ids = np.asarray(data.get("img_frame_ids", np.arange(n))).reshape(-1)
+    if not (np.issubdtype(raw_ids.dtype, np.number) and np.isfinite(raw_ids[:n]).all()):
+        raise ValueError(f"{path}: 'img_frame_ids' must be finite frame numbers")
+    ids = raw_ids.astype(np.int64)
     frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids[:n])
     genders = tuple(str(g)[:1].lower() for g in data.get("genders", []))
     fit = () if neutral or not gendered_models else tuple(sorted(gendered_models.items()))
