@@ -193,11 +193,12 @@ def _sequence(
                 f"{path}: betas of person {p} have {shape.size} values, expected {NUM_SHAPE}"
             )
         people.append(Person(p, kp, poses[p], shape, neutral["joints"][p] if neutral else None))
-    raw_ids = np.asarray(data.get("img_frame_ids", np.arange(n))).reshape(-1)
-    if not (np.issubdtype(raw_ids.dtype, np.number) and np.isfinite(raw_ids[:n]).all()):
-        raise ValueError(f"{path}: 'img_frame_ids' must be finite frame numbers")
+    raw_ids = np.asarray(data.get("img_frame_ids", np.arange(n))).reshape(-1)[:n]
+    numeric = raw_ids.dtype.kind in "iuf"  # integer or float, not bool, complex or text
+    if not (numeric and np.isfinite(raw_ids).all() and (np.abs(raw_ids) < 1e9).all()):
+        raise ValueError(f"{path}: 'img_frame_ids' must be frame numbers (finite, below 1e9)")
     ids = raw_ids.astype(np.int64)
-    frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids[:n])
+    frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids)
     genders = tuple(str(g)[:1].lower() for g in data.get("genders", []))
     fit = () if neutral or not gendered_models else tuple(sorted(gendered_models.items()))
     if fit and (len(genders) != count or not set(genders) <= set(gendered_models)):
