@@ -14,7 +14,7 @@ LINT_PATHS := src tfrecords_tools tests demo.py bench
 $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[$(TF_EXTRA),test]"
+	$(PY) -m pip install -q -e ".[$(TF_EXTRA),test,beam]"
 	# tf-slim's graph-mode layers need tf-keras' legacy layers; without deps it cannot pull Keras 2 in.
 	$(PY) -m pip install -q --no-deps "tf-keras==2.21.*"
 	touch $@

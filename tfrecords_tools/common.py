@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import importlib
 import io
@@ -129,6 +130,27 @@ def base_parser(prog_module: str, description: str, epilog: str = "") -> argpars
         "rewrite files that are already complete (otherwise a rerun resumes and skips them)",
     )
     add_bool_flag(parser, "progress", True, "show progress bars")
+    beam = parser.add_argument_group(
+        "Apache Beam (pip install -e '.[beam]'; docs/scaling.md)",
+        "With --runner the conversion runs as a Beam pipeline: inputs are read in parallel, a "
+        "bad input goes to the dead-letter file with the reason while the rest completes, and "
+        "every flag this tool does not know (--direct_num_workers, --project, --region, "
+        "--temp_location ...) goes to the runner's pipeline options. Without --runner: this "
+        "process (and --num_workers), stopping at the first bad input.",
+    )
+    beam.add_argument(
+        "--runner",
+        default=None,
+        help="a Beam runner: DirectRunner (this machine), DataflowRunner, FlinkRunner, "
+        "SparkRunner, PortableRunner ...",
+    )
+    beam.add_argument(
+        "--dead_letter",
+        default=None,
+        metavar="FILE",
+        help="JSON lines naming each input or file that failed and why (default "
+        "<output folder>/../<split>.dead_letter.jsonl)",
+    )
     return parser
 
 
@@ -383,6 +405,66 @@ def write_files(
     return written
 
 
+@dataclass(frozen=True)
+class Plan:
+    """The files to write (``(path, payload)``, ``build(payload)`` gives a file's records) and
+    what happened on the way (``{"tracks_dropped_short": 3, ...}``, logged and Beam counters)."""
+
+    tasks: list[tuple[Path, Any]]
+    counts: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """One converter run as data, the same for this process and for a Beam pipeline:
+
+    ``inputs`` (cheap names, listed in a fixed order) -> ``read`` each one (where a bad input
+    fails, naming its file) -> ``plan`` over all that was read, in input order (the
+    deterministic shuffle and shard assignment) -> ``build`` each file's records, written
+    atomically. ``setup`` runs once per worker before building (loads the ResNet).
+    """
+
+    desc: str
+    output: Path  # the folder the files go to
+    inputs: Sequence[Any]
+    read: Callable[[Any], Any]
+    plan: Callable[[list[Any]], Plan]
+    build: Callable[[Any], Iterable[bytes]]
+    name_of: Callable[[Any], str] = str
+    setup: Callable[[], Any] | None = None
+
+
+def identity(value: Any) -> Any:
+    return value
+
+
+def encoder_setup(settings: TrainSettings | None) -> Callable[[], Any] | None:
+    """What a worker runs once before building training files: load the phi encoder."""
+    if settings is None or not settings.precomputed_phi:
+        return None
+    return functools.partial(get_extractor, settings.encoder)
+
+
+def run_conversion(conversion: Conversion, args: argparse.Namespace) -> dict[Path, int]:
+    """This process's path: read every input (the first bad one stops the run), plan, write
+    the files over ``--num_workers`` processes."""
+    from tqdm import tqdm
+
+    items = [
+        conversion.read(item)
+        for item in tqdm(
+            conversion.inputs,
+            desc=f"{conversion.desc}: reading",
+            unit="input",
+            disable=not args.progress or len(conversion.inputs) < 2,
+        )
+    ]
+    plan = conversion.plan(items)
+    for key, value in sorted(plan.counts.items()):
+        log.info("%s: %s = %d", conversion.desc, key, value)
+    return write_files(plan.tasks, conversion.build, args, conversion.desc)
+
+
 def rng_for(seed: int, *keys: int) -> np.random.Generator:
     """A generator determined by ``seed`` and the task's keys (same draws when resumed or run
     over any number of processes)."""
@@ -631,23 +713,40 @@ def _one_line(err: BaseException) -> str:
 
 def run_cli(
     parser: argparse.ArgumentParser,
-    convert: Callable[[argparse.Namespace], None],
+    conversion: Callable[[argparse.Namespace], Conversion],
     argv: Sequence[str] | None = None,
 ) -> int:
-    """Parse ``argv``, run ``convert``; a bad input prints one line (no traceback) and returns 1.
+    """Parse ``argv``, build the :class:`Conversion` and run it in this process or, with
+    ``--runner``, as a Beam pipeline (:mod:`tfrecords_tools.beam`); a bad input prints one line
+    (no traceback) and returns 1.
 
     Returns:
-        The exit status (0 on success).
+        The exit status (0 on success; 1 also when the Beam run sent inputs to the dead letter).
     """
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not args.runner:
+        parser.error(f"unrecognized arguments: {' '.join(extra)} (runner options need --runner)")
     if getattr(args, "num_workers", 1) < 1:
         parser.error("--num_workers must be >= 1")
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     log.setLevel(logging.INFO)
     try:
-        convert(args)
+        job = conversion(args)
+        if not args.runner:
+            run_conversion(job, args)
+            return 0
+        from tfrecords_tools import beam
+
+        failed = beam.run(job, args, extra)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         print(f"{parser.prog}: error: {_one_line(err)}", file=sys.stderr)
+        return 1
+    if failed:
+        print(
+            f"{parser.prog}: {failed} input(s) or file(s) failed, the rest was written; "
+            f"reasons in {beam.dead_letter_path(job, args)}",
+            file=sys.stderr,
+        )
         return 1
     return 0

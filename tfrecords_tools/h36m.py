@@ -31,6 +31,7 @@ while its loader read ``h36m``; an ``--output_directory`` ending in ``h36m``, ``
 from __future__ import annotations
 
 import argparse
+import functools
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -320,7 +321,30 @@ def build_test_file(seq: Sequence36) -> Iterable[bytes]:
 # ---------------------------------------------------------------------------------------------
 
 
-def convert(args: argparse.Namespace) -> None:
+def plan_files(
+    sequences: list[Sequence36],
+    args: argparse.Namespace,
+    out_dir: Path,
+    settings: common.TrainSettings | None,
+) -> common.Plan:
+    """One file per (sequence, copy) for training, one per sequence for val/test."""
+    counts = {"sequences": len(sequences)}
+    if settings is None:
+        tasks = [(out_dir / f"{seq.test_name}.tfrecord", seq) for seq in sequences]
+        return common.Plan(tasks, counts)
+    tasks = [
+        (
+            out_dir / f"{seq.train_name}_copy{copy}.tfrecord",
+            (seq, settings, args.seed, copy, args.max_sequence_length),
+        )
+        for seq in sequences
+        for copy in range(args.num_copy)
+    ]
+    return common.Plan(tasks, counts)
+
+
+def conversion(args: argparse.Namespace) -> common.Conversion:
+    """Inputs: the split's camera sequences; their labels are read where their file is built."""
     root = Path(args.data_directory)
     sequences = find_sequences(root, SPLIT_SUBJECTS[args.split])
     out_dir = common.split_dir(args.output_directory, DATASET, args.split, DIR_ALIASES)
@@ -331,26 +355,35 @@ def convert(args: argparse.Namespace) -> None:
         SPLIT_SUBJECTS[args.split],
         out_dir,
     )
-    if args.split == "train":
-        settings = common.train_settings(args)
-        tasks = [
-            (
-                out_dir / f"{seq.train_name}_copy{copy}.tfrecord",
-                (seq, settings, args.seed, copy, args.max_sequence_length),
-            )
-            for seq in sequences
-            for copy in range(args.num_copy)
-        ]
-        common.write_files(tasks, build_train_file, args, f"{DATASET} train")
-    else:
-        tasks = [(out_dir / f"{seq.test_name}.tfrecord", seq) for seq in sequences]
-        common.write_files(tasks, build_test_file, args, f"{DATASET} {args.split}")
+    train = args.split == "train"
+    settings = common.train_settings(args) if train else None
+    return common.Conversion(
+        desc=f"{DATASET} {args.split}",
+        output=out_dir,
+        inputs=sequences,
+        read=common.identity,
+        plan=functools.partial(plan_files, args=args, out_dir=out_dir, settings=settings),
+        build=build_train_file if train else build_test_file,
+        name_of=_sequence_name,
+        setup=common.encoder_setup(settings),
+    )
+
+
+def _sequence_name(seq: Sequence36) -> str:
+    return seq.test_name
+
+
+def convert(args: argparse.Namespace) -> None:
+    common.run_conversion(conversion(args), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), convert, argv)
+    return common.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the module under its importable name: Beam workers unpickle its classes by that name
+    from tfrecords_tools.h36m import main as _main
+
+    raise SystemExit(_main())

@@ -26,13 +26,22 @@ of the frames without a visible point other than face, neck and shoulders); trac
 - ``--split test`` (or ``val``): one file per video, ``<dataset>/<split>/NAME.tfrecord`` (``/``
   -> ``_``), one record per track (§6.2).
 
+Pseudo-labelling your own videos (the paper's recipe for unlabelled video): with ``--blazepose``,
+a video without keypoint files gets its 2D keypoints from the built-in BlazePose
+(``src.video.blazepose``, 33 landmarks mapped to the 25 joints, visibility as confidence), and
+then goes through the same tracking and cleaning. ``--runner DirectRunner`` (or any Beam runner)
+does this at scale, a video per worker at a time (``tfrecords_tools.beam``).
+
 Which videos: the names listed in ``--video_list`` (one per line; ``{}`` in the path is replaced
-by the split, as the original's ``insta_variety_{}.txt``), else every video with keypoints.
+by the split, as the original's ``insta_variety_{}.txt``), else every video with keypoints (and,
+with ``--blazepose``, every video in ``videos/`` and frame folder in ``frames/``).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -84,6 +93,10 @@ examples:
   python -m tfrecords_tools.in_the_wild --data_directory MY_DIR --output_directory TF_ROOT \\
       --dataset_name my_videos --split train
   # and train with --datasets h36m,penn_action,insta_variety,my_videos
+  # no keypoints? pseudo-label MY_DIR/videos/* with BlazePose, on two local workers with Beam
+  python -m tfrecords_tools.in_the_wild --data_directory MY_DIR --output_directory TF_ROOT \\
+      --dataset_name my_videos --split train --blazepose \\
+      --runner DirectRunner --direct_num_workers 2 --direct_running_mode multi_processing
 """
 
 
@@ -118,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_TRACK_FRAMES,
         help=f"longer tracks are cut to this (default {MAX_TRACK_FRAMES})",
     )
+    common.add_bool_flag(
+        parser,
+        "blazepose",
+        False,
+        "pseudo-label videos that have no OpenPose/AlphaPose files with BlazePose "
+        "(models from make blazepose)",
+    )
     common.add_train_flags(parser, num_copy=1)
     return parser
 
@@ -133,7 +153,7 @@ class VideoInput:
 
     name: str
     frames: Path  # a video file or a frame folder
-    keypoints: Path  # an OpenPose folder or an AlphaPose JSON
+    keypoints: Path | None  # an OpenPose folder or an AlphaPose JSON; None: run BlazePose
 
 
 def _names_with_keypoints(root: Path) -> list[str]:
@@ -145,6 +165,27 @@ def _names_with_keypoints(root: Path) -> list[str]:
     if alphapose.is_dir():
         names |= {
             p.relative_to(alphapose).with_suffix("").as_posix() for p in alphapose.rglob("*.json")
+        }
+    return sorted(names)
+
+
+def _names_with_frames(root: Path) -> list[str]:
+    """Videos in ``videos/`` (any name with a non-image, non-JSON suffix) and frame folders in
+    ``frames/`` (folders holding images)."""
+    names = set()
+    videos = root / VIDEO_DIR
+    if videos.is_dir():
+        names |= {
+            p.relative_to(videos).with_suffix("").as_posix()
+            for p in videos.rglob("*")
+            if p.is_file() and p.suffix and p.suffix.lower() not in IMAGE_EXTENSIONS + (".json",)
+        }
+    frames = root / FRAMES_DIR
+    if frames.is_dir():
+        names |= {
+            p.parent.relative_to(frames).as_posix()
+            for p in frames.rglob("*")
+            if p.suffix.lower() in IMAGE_EXTENSIONS
         }
     return sorted(names)
 
@@ -161,12 +202,15 @@ def read_video_list(path_pattern: str, split: str) -> list[str]:
     return names
 
 
-def locate(root: Path, name: str) -> VideoInput:
-    """The frame source and keypoint source of ``name`` (see the module docstring)."""
-    keypoints = root / OPENPOSE_DIR / name
+def locate(root: Path, name: str, blazepose: bool = False) -> VideoInput:
+    """The frame source and keypoint source of ``name`` (see the module docstring); without
+    keypoint files and with ``blazepose``, the keypoints will come from BlazePose."""
+    keypoints: Path | None = root / OPENPOSE_DIR / name
     if not keypoints.is_dir():
         keypoints = root / ALPHAPOSE_DIR / f"{name}.json"
-    if not keypoints.exists():
+    if not keypoints.exists() and blazepose:
+        keypoints = None
+    elif not keypoints.exists():
         raise FileNotFoundError(
             f"{root}: no keypoints for video '{name}' (expected "
             f"{OPENPOSE_DIR}/{name}/*.json or {ALPHAPOSE_DIR}/{name}.json)"
@@ -185,9 +229,28 @@ def locate(root: Path, name: str) -> VideoInput:
 
 
 def read_detections(video: VideoInput) -> list[tracking.FrameDetections]:
+    """People per frame, from the keypoint files or (none given) BlazePose on every frame."""
+    if video.keypoints is None:
+        return blazepose_detections(video.frames)
     if video.keypoints.is_dir():
         return tracking.read_openpose_folder(video.keypoints)
     return tracking.read_alphapose_json(video.keypoints)
+
+
+_ESTIMATORS = threading.local()  # one BlazePose per thread (a Beam worker may run several)
+
+
+def blazepose_detections(source: Path) -> list[tracking.FrameDetections]:
+    """BlazePose people on every frame of a video file or frame folder."""
+    from src.video.blazepose import PoseEstimator
+
+    estimator = getattr(_ESTIMATORS, "estimator", None)
+    if estimator is None:
+        estimator = _ESTIMATORS.estimator = PoseEstimator()
+    estimator.reset()
+    reader = FrameFolderReader(source) if source.is_dir() else VideoReader(source)
+    with reader:
+        return [tracking.detections_from_poses(estimator(frame)) for frame in reader]
 
 
 def frame_range(source: Path, start: int, end: int) -> Iterator[np.ndarray]:
@@ -274,14 +337,17 @@ class TrackSpec:
         return [f"{self.source}#{self.first + i}" for i in range(len(self.kp2d))]
 
 
-def video_tracks(video: VideoInput, args: argparse.Namespace, for_test: bool) -> list[TrackSpec]:
-    """The cleaned tracks of one video (longest first); none when nobody usable is found."""
+def video_tracks(
+    video: VideoInput, args: argparse.Namespace, for_test: bool
+) -> tuple[list[TrackSpec], int]:
+    """The cleaned tracks of one video (longest first; none when nobody usable is found) and
+    the number of tracks before cleaning."""
     detections = read_detections(video)
     try:
         tracks = tracking.build_tracks(detections, min_frames=1)
     except ValueError as err:
         log.warning("%s: skipped (%s)", video.name, err)
-        return []
+        return [], 0
     specs = []
     for track in tracks:
         kp = dense_keypoints(track)
@@ -297,7 +363,7 @@ def video_tracks(video: VideoInput, args: argparse.Namespace, for_test: bool) ->
         first = track.first_frame + kept[0] + boxes.start
         specs.append(TrackSpec(video.name, video.frames, first, kp[boxes.start : boxes.end], boxes))
     log.debug("%s: %d of %d track(s) kept", video.name, len(specs), len(tracks))
-    return specs
+    return specs, len(tracks)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,47 +395,74 @@ def build_test_file(specs: Sequence[TrackSpec]) -> Iterator[bytes]:
 # ---------------------------------------------------------------------------------------------
 
 
-def list_inputs(args: argparse.Namespace) -> list[VideoInput]:
+def list_names(args: argparse.Namespace) -> list[str]:
+    """The videos to convert (see the module docstring)."""
     root = Path(args.data_directory)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: data directory not found")
-    names = (
-        read_video_list(args.video_list, args.split)
-        if args.video_list
-        else _names_with_keypoints(root)
-    )
+    if args.video_list:
+        return read_video_list(args.video_list, args.split)
+    names = _names_with_keypoints(root)
+    if args.blazepose:
+        names = sorted(set(names) | set(_names_with_frames(root)))
     if not names:
-        raise ValueError(
-            f"{root}: no keypoints found (expected {OPENPOSE_DIR}/<video>/*.json "
-            f"or {ALPHAPOSE_DIR}/<video>.json)"
-        )
-    return [locate(root, name) for name in names]
+        wanted = f"{OPENPOSE_DIR}/<video>/*.json or {ALPHAPOSE_DIR}/<video>.json"
+        if args.blazepose:
+            wanted += f", or (--blazepose) {VIDEO_DIR}/<video>.<ext> or {FRAMES_DIR}/<video>/"
+        raise ValueError(f"{root}: no keypoints found (expected {wanted})")
+    return names
 
 
-def convert(args: argparse.Namespace) -> None:
-    if args.num_shards < 1 or args.min_track_frames < 1 or args.max_track_frames < 1:
-        raise ValueError("--num_shards, --min_track_frames and --max_track_frames must be >= 1")
-    videos = list_inputs(args)
-    out_dir = common.split_dir(args.output_directory, args.dataset_name, args.split)
-    for_test = args.split != "train"
-    settings = None if for_test else common.train_settings(args)
-    per_video = {v.name: video_tracks(v, args, for_test) for v in videos}
-    total = sum(len(t) for t in per_video.values())
+def list_inputs(args: argparse.Namespace) -> list[VideoInput]:
+    root = Path(args.data_directory)
+    return [locate(root, name, args.blazepose) for name in list_names(args)]
+
+
+@dataclass(frozen=True)
+class VideoTracks:
+    """One video's cleaned tracks and how many tracks it had before cleaning."""
+
+    name: str
+    specs: list[TrackSpec]
+    found: int
+
+
+def read_video(name: str, args: argparse.Namespace) -> VideoTracks:
+    """Locate one video, read or detect its people, link and clean its tracks."""
+    video = locate(Path(args.data_directory), name, args.blazepose)
+    specs, found = video_tracks(video, args, args.split != "train")
+    return VideoTracks(name, specs, found)
+
+
+def plan_files(
+    videos: list[VideoTracks],
+    args: argparse.Namespace,
+    out_dir: Path,
+    settings: common.TrainSettings | None,
+) -> common.Plan:
+    """Test: a file per video with tracks. Train: every track of every video (in name order),
+    shuffled by ``--seed``, ``--num_shards`` a file, one file set per copy."""
+    total = sum(len(v.specs) for v in videos)
+    found = sum(v.found for v in videos)
+    counts = {
+        "videos": len(videos),
+        "videos_without_tracks": sum(not v.specs for v in videos),
+        "tracks_kept": total,
+        "tracks_dropped_cleaning": found - total,
+    }
     log.info("%d video(s), %d usable track(s) -> %s", len(videos), total, out_dir)
     if not total:
         raise ValueError(
             f"{args.data_directory}: no track survives the cleaning (at least "
             f"{args.min_track_frames} frames with enough visible keypoints)"
         )
-    if for_test:
+    if settings is None:
         tasks = [
-            (out_dir / f"{common.safe_name(name)}.tfrecord", specs)
-            for name, specs in per_video.items()
-            if specs
+            (out_dir / f"{common.safe_name(v.name)}.tfrecord", v.specs) for v in videos if v.specs
         ]
-        common.write_files(tasks, build_test_file, args, f"{args.dataset_name} {args.split}")
-        return
-    specs = [s for name in sorted(per_video) for s in per_video[name]]
+        return common.Plan(tasks, counts)
+    by_name = {v.name: v.specs for v in videos}
+    specs = [s for name in sorted(by_name) for s in by_name[name]]
     specs = [specs[i] for i in np.random.default_rng(args.seed).permutation(len(specs))]
     groups = [specs[i : i + args.num_shards] for i in range(0, len(specs), args.num_shards)]
     tasks = [
@@ -380,13 +473,39 @@ def convert(args: argparse.Namespace) -> None:
         for copy in range(args.num_copy)
         for shard, group in enumerate(groups)
     ]
-    common.write_files(tasks, build_train_file, args, f"{args.dataset_name} train")
+    return common.Plan(tasks, counts)
+
+
+def conversion(args: argparse.Namespace) -> common.Conversion:
+    """Inputs: video names; each is read (keypoints or BlazePose, tracking, cleaning) alone."""
+    if args.num_shards < 1 or args.min_track_frames < 1 or args.max_track_frames < 1:
+        raise ValueError("--num_shards, --min_track_frames and --max_track_frames must be >= 1")
+    names = list_names(args)
+    out_dir = common.split_dir(args.output_directory, args.dataset_name, args.split)
+    train = args.split == "train"
+    settings = common.train_settings(args) if train else None
+    return common.Conversion(
+        desc=f"{args.dataset_name} {args.split}",
+        output=out_dir,
+        inputs=names,
+        read=functools.partial(read_video, args=args),
+        plan=functools.partial(plan_files, args=args, out_dir=out_dir, settings=settings),
+        build=build_train_file if train else build_test_file,
+        setup=common.encoder_setup(settings),
+    )
+
+
+def convert(args: argparse.Namespace) -> None:
+    common.run_conversion(conversion(args), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), convert, argv)
+    return common.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the module under its importable name: Beam workers unpickle its classes by that name
+    from tfrecords_tools.in_the_wild import main as _main
+
+    raise SystemExit(_main())

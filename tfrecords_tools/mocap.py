@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from src.constants import NUM_POSE, NUM_SHAPE
 from src.data import schema
@@ -222,21 +221,6 @@ def read_mocap_file(
     return poses.astype(np.float32), shapes.astype(np.float32)
 
 
-def read_all(
-    files: Sequence[Path],
-    progress: bool,
-    bvh_fps: float = DEFAULT_FPS,
-    smpl_model_path: str | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """All frames of all files, in file order: ``(M, 72)``, ``(M, 10)`` float32."""
-    poses, shapes = [], []
-    for path in tqdm(files, desc="reading mocap", unit="file", disable=not progress):
-        p, s = read_mocap_file(path, bvh_fps, smpl_model_path)
-        poses.append(p)
-        shapes.append(s)
-    return np.concatenate(poses), np.concatenate(shapes)
-
-
 def temporal_windows(
     poses_per_file: Iterable[np.ndarray],
     length: int,
@@ -288,7 +272,40 @@ def file_tasks(
     ]
 
 
-def convert(args: argparse.Namespace) -> None:
+def _read_poses(path: Path, bvh_fps: float, smpl_model_path: str | None) -> np.ndarray:
+    return read_mocap_file(path, bvh_fps, smpl_model_path)[0]
+
+
+def plan_temporal(
+    per_file: list[np.ndarray], args: argparse.Namespace, out_dir: Path, root: Path
+) -> common.Plan:
+    """``--temporal``: windows of every file (in file order), shuffled, ``--num_shards`` a file."""
+    rng = np.random.default_rng(args.seed)
+    windows = temporal_windows(per_file, args.length, args.max_subsample_rate, rng)
+    if not windows:
+        raise ValueError(f"{root}: no file has {args.length} frames for --temporal")
+    windows = np.stack(windows)[rng.permutation(len(windows))]
+    name = output_name(args.dataset_name)
+    tasks = file_tasks(out_dir, name, windows, args.num_shards, lambda s: windows[s])
+    return common.Plan(tasks, {"clips": len(per_file), "windows": len(windows)})
+
+
+def plan_pose_shape(
+    per_file: list[tuple[np.ndarray, np.ndarray]], args: argparse.Namespace, out_dir: Path
+) -> common.Plan:
+    """Every frame of every file (in file order), shuffled, ``--num_shards`` a file."""
+    poses = np.concatenate([p for p, _ in per_file])
+    shapes = np.concatenate([s for _, s in per_file])
+    order = np.random.default_rng(args.seed).permutation(len(poses))
+    poses, shapes = poses[order], shapes[order]
+    name = output_name(args.dataset_name)
+    tasks = file_tasks(out_dir, name, poses, args.num_shards, lambda s: (poses[s], shapes[s]))
+    log.info("%d mocap frames -> %d file(s) in %s", len(poses), len(tasks), out_dir)
+    return common.Plan(tasks, {"clips": len(per_file), "frames": len(poses)})
+
+
+def conversion(args: argparse.Namespace) -> common.Conversion:
+    """Inputs: the mocap files, each read (and a BVH retargeted) on its own."""
     if args.num_shards < 1:
         raise ValueError(f"--num_shards (examples per file) must be >= 1, got {args.num_shards}")
     data_dir = Path(args.data_directory)
@@ -298,37 +315,47 @@ def convert(args: argparse.Namespace) -> None:
     files = find_mocap_files(root, excluded)
     out_dir = common.dataset_dir(args.output_directory, MOCAP_DIR)
     name = output_name(args.dataset_name)
-    rng = np.random.default_rng(args.seed)
-    if args.temporal:
-        if args.length < 1 or args.max_subsample_rate < 1:
-            raise ValueError("--length and --max_subsample_rate must be >= 1")
-        log.warning(
-            "--temporal: writing pose-only sequences to %s; the trainer needs the "
-            "default pose+shape records",
-            out_dir / TEMPORAL_DIR,
+    if not args.temporal:
+        return common.Conversion(
+            desc=name,
+            output=out_dir,
+            inputs=files,
+            read=functools.partial(
+                read_mocap_file, bvh_fps=args.bvh_fps, smpl_model_path=args.smpl_model_path
+            ),
+            plan=functools.partial(plan_pose_shape, args=args, out_dir=out_dir),
+            build=build_pose_shape_file,
         )
-        per_file = (read_mocap_file(p, args.bvh_fps, args.smpl_model_path)[0] for p in files)
-        windows = temporal_windows(per_file, args.length, args.max_subsample_rate, rng)
-        if not windows:
-            raise ValueError(f"{root}: no file has {args.length} frames for --temporal")
-        windows = np.stack(windows)[rng.permutation(len(windows))]
-        tasks = file_tasks(
-            out_dir / TEMPORAL_DIR, name, windows, args.num_shards, lambda s: windows[s]
-        )
-        common.write_files(tasks, build_temporal_file, args, f"{name} (temporal)")
-        return
-    poses, shapes = read_all(files, args.progress, args.bvh_fps, args.smpl_model_path)
-    order = rng.permutation(len(poses))
-    poses, shapes = poses[order], shapes[order]
-    tasks = file_tasks(out_dir, name, poses, args.num_shards, lambda s: (poses[s], shapes[s]))
-    log.info("%d mocap frames -> %d file(s) in %s", len(poses), len(tasks), out_dir)
-    common.write_files(tasks, build_pose_shape_file, args, name)
+    if args.length < 1 or args.max_subsample_rate < 1:
+        raise ValueError("--length and --max_subsample_rate must be >= 1")
+    log.warning(
+        "--temporal: writing pose-only sequences to %s; the trainer needs the "
+        "default pose+shape records",
+        out_dir / TEMPORAL_DIR,
+    )
+    return common.Conversion(
+        desc=f"{name} (temporal)",
+        output=out_dir / TEMPORAL_DIR,
+        inputs=files,
+        read=functools.partial(
+            _read_poses, bvh_fps=args.bvh_fps, smpl_model_path=args.smpl_model_path
+        ),
+        plan=functools.partial(plan_temporal, args=args, out_dir=out_dir / TEMPORAL_DIR, root=root),
+        build=build_temporal_file,
+    )
+
+
+def convert(args: argparse.Namespace) -> None:
+    common.run_conversion(conversion(args), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), convert, argv)
+    return common.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the module under its importable name: Beam workers unpickle its classes by that name
+    from tfrecords_tools.mocap import main as _main
+
+    raise SystemExit(_main())

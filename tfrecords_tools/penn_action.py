@@ -21,6 +21,7 @@ Splits: ``train`` = videos with ``train == 1``; the others, in name order, every
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -237,10 +238,11 @@ def train_tasks(
     out_dir: Path,
     args: argparse.Namespace,
     settings: common.TrainSettings,
-) -> list[tuple[Path, tuple]]:
+) -> common.Plan:
     """Shuffled tracks, ``--num_shards`` per file, one file set per copy."""
     tracks = [v for v in (clean_video(v) for v in videos) if v is not None]
     log.info("%d of %d training videos kept after cleaning", len(tracks), len(videos))
+    counts = {"tracks_kept": len(tracks), "tracks_dropped_short": len(videos) - len(tracks)}
     if not tracks:
         raise ValueError(
             f"{args.data_directory}: no training video has {MIN_TRACK_FRAMES} usable frames"
@@ -248,7 +250,7 @@ def train_tasks(
     order = np.random.default_rng(args.seed).permutation(len(tracks))
     tracks = [tracks[i] for i in order]
     groups = [tracks[i : i + args.num_shards] for i in range(0, len(tracks), args.num_shards)]
-    return [
+    tasks = [
         (
             out_dir / shard_name(f"{DATASET}_copy{copy}", shard, len(groups)),
             (group, settings, args.seed, shard, copy),
@@ -256,31 +258,58 @@ def train_tasks(
         for copy in range(args.num_copy)
         for shard, group in enumerate(groups)
     ]
+    return common.Plan(tasks, counts)
 
 
-def convert(args: argparse.Namespace) -> None:
+def plan_files(
+    videos: list[PennVideo],
+    args: argparse.Namespace,
+    out_dir: Path,
+    settings: common.TrainSettings | None,
+) -> common.Plan:
+    """The split's videos (by their label files' ``train`` flag) -> the files to write."""
+    split = split_names([v.name for v in videos], [v.train for v in videos])[args.split]
+    by_name = {v.name: v for v in videos}
+    log.info("%s: %d video(s) -> %s", args.split, len(split), out_dir)
+    if not split:
+        raise ValueError(f"{args.data_directory}: no video belongs to split '{args.split}'")
+    if settings is not None:
+        return train_tasks([by_name[n] for n in split], out_dir, args, settings)
+    tasks = [(out_dir / f"{n}.tfrecord", by_name[n]) for n in split]
+    return common.Plan(tasks, {"tracks_kept": len(tasks)})
+
+
+def conversion(args: argparse.Namespace) -> common.Conversion:
+    """Inputs: every labelled video (its label file says which split it is in)."""
     if args.num_shards < 1:
         raise ValueError(f"--num_shards (tracks per file) must be >= 1, got {args.num_shards}")
     root = Path(args.data_directory)
     names = list_videos(root)
-    videos = {name: load_video(root, name) for name in names}
-    split = split_names(names, [videos[n].train for n in names])[args.split]
     out_dir = common.split_dir(args.output_directory, DATASET, args.split)
-    log.info("%s: %d video(s) -> %s", args.split, len(split), out_dir)
-    if not split:
-        raise ValueError(f"{root}: no video belongs to split '{args.split}'")
-    if args.split == "train":
-        tasks = train_tasks([videos[n] for n in split], out_dir, args, common.train_settings(args))
-        common.write_files(tasks, build_train_file, args, f"{DATASET} train")
-    else:
-        tasks = [(out_dir / f"{n}.tfrecord", videos[n]) for n in split]
-        common.write_files(tasks, build_test_file, args, f"{DATASET} {args.split}")
+    train = args.split == "train"
+    settings = common.train_settings(args) if train else None
+    return common.Conversion(
+        desc=f"{DATASET} {args.split}",
+        output=out_dir,
+        inputs=names,
+        read=functools.partial(load_video, root),
+        plan=functools.partial(plan_files, args=args, out_dir=out_dir, settings=settings),
+        build=build_train_file if train else build_test_file,
+        setup=common.encoder_setup(settings),
+    )
+
+
+def convert(args: argparse.Namespace) -> None:
+    common.run_conversion(conversion(args), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), convert, argv)
+    return common.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the module under its importable name: Beam workers unpickle its classes by that name
+    from tfrecords_tools.penn_action import main as _main
+
+    raise SystemExit(_main())

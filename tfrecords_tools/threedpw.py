@@ -383,7 +383,26 @@ def list_sequences(root: Path, split: str) -> list[Path]:
     return files
 
 
-def convert(args: argparse.Namespace) -> None:
+def plan_files(
+    sequences: list[Sequence3DPW], args: argparse.Namespace, out_dir: Path
+) -> common.Plan:
+    """One file per sequence (one record per person)."""
+    if not (Path(args.data_directory) / NEUTRAL_DIR).is_dir() and not args.fit_neutral_betas:
+        log.warning(
+            "no %s/ and no --fit_neutral_betas: 3D joints from %s with the given (gendered) betas",
+            NEUTRAL_DIR,
+            args.smpl_model_path,
+        )
+    if any(p.joints3d is None for s in sequences for p in s.people):
+        body_model(args.smpl_model_path)  # fail now, naming the model file, not in a worker
+    log.info("%s: %d sequence(s) -> %s", args.split, len(sequences), out_dir)
+    tasks = [(out_dir / f"{common.safe_name(s.name)}.tfrecord", s) for s in sequences]
+    people = sum(len(s.people) for s in sequences)
+    return common.Plan(tasks, {"sequences": len(sequences), "tracks_kept": people})
+
+
+def conversion(args: argparse.Namespace) -> common.Conversion:
+    """Inputs: the split's sequence pickles, each read (and its 3D truth computed) on its own."""
     root = Path(args.data_directory)
     files = list_sequences(root, args.split)
     gendered = None
@@ -393,25 +412,30 @@ def convert(args: argparse.Namespace) -> None:
         gendered = {"m": args.male_model_path, "f": args.female_model_path}
         for path in gendered.values():
             _plain_model(path)  # fail now, naming the file
-    sequences = [read_sequence(root, path, args.smpl_model_path, gendered) for path in files]
-    if not (root / NEUTRAL_DIR).is_dir() and not gendered:
-        log.warning(
-            "no %s/ and no --fit_neutral_betas: 3D joints from %s with the given (gendered) betas",
-            NEUTRAL_DIR,
-            args.smpl_model_path,
-        )
-    if any(p.joints3d is None for s in sequences for p in s.people):
-        body_model(args.smpl_model_path)  # fail now, naming the model file, not in a worker
     out_dir = common.split_dir(args.output_directory, DATASET, args.split)
-    log.info("%s: %d sequence(s) -> %s", args.split, len(sequences), out_dir)
-    tasks = [(out_dir / f"{common.safe_name(s.name)}.tfrecord", s) for s in sequences]
-    common.write_files(tasks, build_sequence_file, args, f"{DATASET} {args.split}")
+    return common.Conversion(
+        desc=f"{DATASET} {args.split}",
+        output=out_dir,
+        inputs=files,
+        read=functools.partial(
+            read_sequence, root, smpl_model_path=args.smpl_model_path, gendered_models=gendered
+        ),
+        plan=functools.partial(plan_files, args=args, out_dir=out_dir),
+        build=build_sequence_file,
+    )
+
+
+def convert(args: argparse.Namespace) -> None:
+    common.run_conversion(conversion(args), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), convert, argv)
+    return common.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # run the module under its importable name: Beam workers unpickle its classes by that name
+    from tfrecords_tools.threedpw import main as _main
+
+    raise SystemExit(_main())
