@@ -1,8 +1,10 @@
 """Sharded, atomic, resumable TFRecord writing (and a cheap integrity scan for readers).
 
-Shards are named ``name-00000-of-00050.tfrecord``. Every file is written to ``<path>.tmp`` and
-renamed when complete, so a finished shard is exactly a file with the final name whose record
-framing is intact; converters resume by skipping those (:func:`write_shards_parallel`).
+Shards are named ``name-00000-of-00050.tfrecord``. Every file is written to a temporary name of
+its own (``<path>.<pid>-<random>.tmp``: two writers of one file never share one, as when a Beam
+runner retries a file while a stale attempt still runs) and renamed when complete, so a finished
+shard is exactly a file with the final name whose record framing is intact; converters resume by
+skipping those (:func:`write_shards_parallel`).
 
 A TFRecord file is a sequence of ``uint64 length | uint32 masked-crc32c(length) | data |
 uint32 masked-crc32c(data)``. :func:`scan_tfrecord` walks the headers only (one seek per record),
@@ -11,8 +13,10 @@ so it detects truncated or non-TFRecord files in milliseconds without reading th
 
 from __future__ import annotations
 
+import glob
 import multiprocessing
 import os
+import secrets
 import struct
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -133,15 +137,30 @@ def shard_paths(output_dir: str | os.PathLike, name: str, num_shards: int) -> li
     return [Path(output_dir) / shard_name(name, i, num_shards) for i in range(num_shards)]
 
 
+def temp_path(path: Path) -> Path:
+    """A temporary name for ``path`` that no other writer uses (``<path>.<pid>-<hex>.tmp``)."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}")
+
+
+def stale_temp_files(path: Path) -> list[Path]:
+    """Temporary files an earlier (killed) writer of ``path`` left behind."""
+    return sorted(path.parent.glob(f"{glob.escape(path.name)}.*{TMP_SUFFIX}"))
+
+
 def write_records(path: str | os.PathLike, records: Iterable[bytes]) -> int:
-    """Write serialized records to ``path`` atomically (``path.tmp`` then rename).
+    """Write serialized records to ``path`` atomically (a temporary name, then rename).
+
+    Temporary files of earlier killed writers of ``path`` are removed first (a writer still
+    running then fails its rename instead of renaming a mixed file).
 
     Returns:
         The number of records written. On an exception the temp file is removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + TMP_SUFFIX)
+    for stale in stale_temp_files(path):
+        stale.unlink(missing_ok=True)
+    tmp = temp_path(path)
     count = 0
     try:
         with tf.io.TFRecordWriter(str(tmp)) as writer:
@@ -181,7 +200,7 @@ def write_sharded(
         return paths
     if mode != "round_robin":
         raise ValueError(f"mode: expected 'round_robin' or 'chunked', got {mode!r}")
-    tmps = [p.with_name(p.name + TMP_SUFFIX) for p in paths]
+    tmps = [temp_path(p) for p in paths]
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     writers = [tf.io.TFRecordWriter(str(t)) for t in tmps]
     try:
