@@ -202,3 +202,50 @@ def test_runner_options_need_a_runner(tmp_path, capsys):
         penn_action.main(["--data_directory", str(tmp_path), "--output_directory",
                           str(tmp_path), "--direct_num_workers", "2"])  # fmt: skip
     assert "runner options need --runner" in capsys.readouterr().err
+
+
+def _blazepose_available() -> bool:
+    from src.video.blazepose import find_models
+
+    try:
+        find_models()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+SHIPPED_CLIP = REPO / "assets" / "pexels_walking.mp4"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_CLIP.is_file(), reason="assets/pexels_walking.mp4 missing")
+@pytest.mark.skipif(not _blazepose_available(), reason="BlazePose models not fetched")
+def test_pseudo_labelling_the_shipped_clip_with_beam_equals_the_single_process_tool(tmp_path):
+    """Own videos without keypoints: BlazePose -> tracks -> cleaning -> crops -> phi -> records,
+    as two Beam inputs (the clip under two names), equal to ``in_the_wild --blazepose``."""
+    root = tmp_path / "mine"
+    (root / "videos" / "tag").mkdir(parents=True)
+    (root / "videos" / "walk.mp4").symlink_to(SHIPPED_CLIP)
+    (root / "videos" / "tag" / "walk_again.mp4").symlink_to(SHIPPED_CLIP)
+    argv = ["--data_directory", str(root), "--dataset_name", "my_videos", "--split", "train",
+            "--blazepose", "--num_shards", "1", "--encoder_factory", ENCODER]  # fmt: skip
+    single, beam = _both_paths(in_the_wild.main, argv, tmp_path)
+    assert len(single) == 2 and beam == single
+    records = _records(tmp_path / "beam" / "my_videos" / "train")
+    assert len(records) == 2  # the walker, once per name
+    for record in records:
+        assert record["N"] >= in_the_wild.MIN_TRACK_FRAMES
+        assert (record["kp2d"][..., 2] > 0).sum(axis=1).min() > in_the_wild.MAX_BAD_VISIBLE
+        assert record["filenames"][0].startswith(str(root / "videos"))
+
+
+def _records(folder: Path) -> list[dict]:
+    import tensorflow as tf
+
+    from src.data import schema
+
+    out = []
+    for path in sorted(folder.glob("*.tfrecord")):
+        for raw in tf.data.TFRecordDataset(str(path)):
+            out.append(schema.parse_example_np(raw.numpy(), str(path)))
+    return out
