@@ -14,7 +14,9 @@ One module per source, each a command-line tool (``python -m tfrecords_tools.<na
 Output: ``<output_directory>/<split>/*.tfrecord`` (mocap: ``<output_directory>/*.tfrecord``),
 the layout ``src.data.pipeline`` and the evaluation read under ``<data_dir>/<dataset>/``.
 Every converter is resumable (finished files are skipped) and can run over processes
-(``--num_workers``); shared flags and helpers live in :mod:`tfrecords_tools.common`.
+(``--num_workers``) or, with ``--runner``, as an Apache Beam pipeline on any runner
+(:mod:`tfrecords_tools.beam`, the same files); shared flags and helpers live in
+:mod:`tfrecords_tools.common`.
 """
 
 import os
