@@ -59,7 +59,7 @@ def penn_root(tmp_path_factory):
     return root
 
 
-@pytest.mark.parametrize("split", ["train", "val"])
+@pytest.mark.parametrize("split", [pytest.param("train", marks=pytest.mark.slow), "val"])
 def test_penn_action(penn_root, tmp_path, split):
     argv = ["--data_directory", str(penn_root), "--split", split, "--num_copy", "2",
             "--num_shards", "2", "--encoder_factory", ENCODER, "--seed", "5"]  # fmt: skip
@@ -68,6 +68,7 @@ def test_penn_action(penn_root, tmp_path, split):
     assert len(single) == (4 if split == "train" else 1)
 
 
+@pytest.mark.slow
 def test_h36m(tmp_path):
     root = tmp_path / "h36m"
     write_h36m_sequence(root, 1, "Walking", 0, 0, 12, seed=1)
@@ -94,6 +95,7 @@ def _wild_people(seed: int) -> list[WildPerson]:
     return [WildPerson(0, 45, (20.0, 24.0), seed), WildPerson(2, 44, (46.0, 24.0), seed + 1)]
 
 
+@pytest.mark.slow
 def test_in_the_wild(tmp_path):
     root = tmp_path / "wild"
     write_wild_video(root, "clip_a", 45, _wild_people(1), "openpose25", False)
@@ -145,6 +147,7 @@ def test_bad_inputs_go_to_the_dead_letter_and_the_rest_is_written(penn_root, tmp
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_killed_beam_run_resumes_and_skips_the_finished_files(penn_root, tmp_path):
     argv = ["--data_directory", str(penn_root), "--split", "train", "--num_copy", "2",
             "--num_shards", "1", "--encoder_factory", ENCODER, "--seed", "1", "--noprogress",
@@ -174,6 +177,7 @@ def test_killed_beam_run_resumes_and_skips_the_finished_files(penn_root, tmp_pat
     assert not list(out.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_command_line_with_worker_processes(tmp_path):
     """The real command line, two worker processes (the classes travel pickled by module)."""
     root = tmp_path / "wild"
