@@ -68,19 +68,26 @@ def make_mocap_dataset(
         stats: skip counters.
         shuffle_buffer: examples in the shuffle buffer.
         seed: shuffle seed.
-        input_context: per-worker file sharding and per-replica batch size.
+        input_context: per-worker file sharding (record sharding when there are fewer files
+            than workers) and per-replica batch size.
     """
     files = list(files) if files is not None else mocap_files(data_dir, datasets)
+    shard_records = None  # (count, index): fewer files than workers, so split their records
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-        if len(files) >= input_context.num_input_pipelines:
-            files = files[input_context.input_pipeline_id :: input_context.num_input_pipelines]
+        count, index = input_context.num_input_pipelines, input_context.input_pipeline_id
+        if len(files) >= count:
+            files = files[index::count]
+        elif count > 1:
+            shard_records = (count, index)
 
     def parse(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         return tf.io.parse_single_example(serialized, schema.mocap_feature_spec())
 
+    # with fewer files than workers, every worker reads them all but keeps its own records, so
+    # no two workers draw the same real poses
     records = checked_record_dataset(
-        files, parse, skip_corrupt=skip_corrupt, stats=stats, seed=seed
+        files, parse, skip_corrupt=skip_corrupt, stats=stats, seed=seed, record_shard=shard_records
     )
     samples = records.map(
         lambda path, raw: schema.mocap_from_raw(raw, path),

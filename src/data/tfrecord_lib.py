@@ -363,6 +363,7 @@ def checked_record_dataset(
     shuffle: bool = True,
     seed: int | None = None,
     cycle_length: int = 16,
+    record_shard: tuple[int, int] | None = None,
 ) -> tf.data.Dataset:
     """Interleaved records of many files, parsed, with damage reported by file name.
 
@@ -382,6 +383,9 @@ def checked_record_dataset(
         shuffle: reshuffle the file order every epoch.
         seed: file-shuffle seed.
         cycle_length: files read concurrently.
+        record_shard: ``(count, index)``: keep only the records whose position in their file is
+            ``index`` modulo ``count`` (workers sharing fewer files than there are workers read
+            disjoint records).
     Returns:
         A finite dataset of ``(path, parse_fn(record))``; files are interleaved
         non-deterministically.
@@ -402,10 +406,14 @@ def checked_record_dataset(
         def keep(index: tf.Tensor, item: tuple) -> tf.Tensor:
             is_end = item[1]
             short = tf.logical_and(is_end, tf.not_equal(index, expected))
+            wanted = tf.logical_not(is_end)
+            if record_shard is not None:
+                count, shard = record_shard
+                wanted = tf.logical_and(wanted, tf.equal(index % count, shard))
             return tf.cond(
                 short,
                 lambda: _shortfall(path, index, expected, skip_corrupt, stats),
-                lambda: tf.logical_not(is_end),
+                lambda: wanted,
             )
 
         items = items.concatenate(end).enumerate().filter(keep)

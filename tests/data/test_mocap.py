@@ -48,3 +48,31 @@ def test_pose_only_mocap_records_fail_naming_the_file(tmp_path):
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match="neutrSMPL_CMU_000.*shape"):
         next(iter(mocap.make_mocap_dataset(tmp_path, 1, shuffle_buffer=1)))
+
+
+@pytest.mark.parametrize("num_files", [1, 3])
+def test_workers_draw_disjoint_real_poses_even_from_fewer_files_than_workers(tmp_path, num_files):
+    # one mocap file and two workers: each used to read the whole file (with the same seed, the
+    # same poses on both); now each keeps every other record of it
+    rng = np.random.default_rng(2)
+    poses = rng.normal(size=(12, 72))
+    poses[:, 0] = np.arange(12)  # the record's identity
+    for i, rows in enumerate(np.array_split(np.arange(12), num_files)):
+        write_mocap(tmp_path, "CMU", i, poses[rows], np.zeros((len(rows), 10)))
+    seen = []
+    for worker in range(2 if num_files == 1 else 3):
+        context = tf.distribute.InputContext(
+            num_input_pipelines=2 if num_files == 1 else 3,
+            input_pipeline_id=worker,
+            num_replicas_in_sync=2 if num_files == 1 else 3,
+        )
+        data = mocap.make_mocap_dataset(
+            tmp_path, 12, shuffle_buffer=4, seed=0, input_context=context
+        )
+        ids = {int(round(p)) for b in data.take(8) for p in b["pose"].numpy()[:, 0]}
+        seen.append(ids)
+    for i, ids in enumerate(seen):
+        assert ids, f"worker {i} drew nothing"
+        for other in seen[i + 1 :]:
+            assert not ids & other
+    assert set().union(*seen) == set(range(12))
