@@ -17,6 +17,7 @@ Recipe:
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import keras
@@ -74,6 +75,13 @@ def model_files(config: TrainConfig) -> tuple[BodyModelChoice, list[str]]:
     return body, tr.resolve_pretrained_paths(list(config.run.pretrained_model_path))
 
 
+def resumed_data_seed(seed: int, step: int) -> int:
+    """The input seed of a run resumed at ``step`` whose input position was not saved (several
+    replicas): ``seed + step``, so a run preempted again and again reads new windows each time
+    instead of the first ones again; the same on every worker. ``seed`` itself at step 0."""
+    return seed + step
+
+
 def run(config: TrainConfig) -> tuple[tr.Trainer, tr.LoopResult]:
     """Train as ``config`` says.
 
@@ -104,7 +112,7 @@ def run(config: TrainConfig) -> tuple[tr.Trainer, tr.LoopResult]:
     )
     stats = ReadStats()
 
-    def dataset_fn(ctx: tf.distribute.InputContext | None) -> tf.data.Dataset:
+    def dataset_fn(ctx: tf.distribute.InputContext | None, seed: int) -> tf.data.Dataset:
         return make_train_dataset(
             data_dir,
             list(settings.datasets),
@@ -116,17 +124,21 @@ def run(config: TrainConfig) -> tuple[tr.Trainer, tr.LoopResult]:
             mocap_batch_size=trainer.mocap_batch_size or None,
             mocap_datasets=list(settings.mocap_datasets),
             three_d_datasets=list(settings.three_d_datasets),
-            seed=settings.seed,
+            seed=seed,
             stats=stats,
             input_context=ctx,
             phi_dim=settings.phi_dim,
         )
 
-    iterator = trainer.make_iterator(dataset_fn)
+    # One replica: the iterator is checkpointed with the model, so a resumed run reads on from
+    # where it stopped. Several: it cannot be, so it is made after the restore (below).
+    iterator = None
+    if trainer.input_checkpointable:
+        iterator = trainer.make_iterator(functools.partial(dataset_fn, seed=settings.seed))
     ckpt = checkpointing.TrainCheckpoint(
         config.run_dir,
         trainer,
-        iterator if trainer.iterator_is_checkpointable else None,
+        iterator,
         every_steps=settings.checkpoint_every_steps,
         every_secs=settings.checkpoint_every_secs,
         max_to_keep=settings.max_checkpoints_to_keep,
@@ -142,6 +154,11 @@ def run(config: TrainConfig) -> tuple[tr.Trainer, tr.LoopResult]:
             logging.warning("%s has no checkpoint yet: starting at step 0", config.run_dir)
         for note in trainer.initialize_from(pretrained, settings.use_hmr_ief_init):
             logging.info(note)
+    if iterator is None:
+        seed = resumed_data_seed(settings.seed, restored[1] if restored else 0)
+        if seed != settings.seed:
+            logging.info("input order reseeded to %d (the distributed iterator is not saved)", seed)
+        iterator = trainer.make_iterator(functools.partial(dataset_fn, seed=seed))
     if chief:
         train_flags.save_params(config.run_dir, config.params)
     logging.info(

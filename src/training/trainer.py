@@ -219,6 +219,12 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # data
 
+    @property
+    def input_checkpointable(self) -> bool:
+        """Whether :meth:`make_iterator` gives an iterator a checkpoint can hold: one replica on
+        one worker (a distributed iterator's position cannot be saved)."""
+        return self.strategy.num_replicas_in_sync == 1 and _num_workers(self.strategy) == 1
+
     def make_iterator(
         self, dataset_fn: Callable[[tf.distribute.InputContext | None], tf.data.Dataset]
     ) -> Any:
@@ -231,8 +237,7 @@ class Trainer:
         """
         options = tf.data.Options()
         options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
-        single = self.strategy.num_replicas_in_sync == 1 and _num_workers(self.strategy) == 1
-        if single:
+        if self.input_checkpointable:
             self.iterator_is_checkpointable = True
             return iter(dataset_fn(None).with_options(options))
         self.iterator_is_checkpointable = False

@@ -81,3 +81,31 @@ def test_a_run_resuming_from_a_checkpoint_does_not_need_the_pretrained_folder(no
     (run_dir / "ckpt" / "checkpoint").write_text('model_checkpoint_path: "ckpt-5"\n')
     config = _config(run_dir, "release.cfg", "--smpl_model_path=standin")
     assert model_files(config)[1] == []
+
+
+@pytest.mark.slow
+def test_a_resumed_run_without_a_saved_input_position_reseeds_its_input(
+    small_standin, quick_data, tmp_path, monkeypatch
+):
+    # several replicas: the distributed iterator is not checkpointed, so a resumed run used to
+    # read its first windows again with the same seed; it now reads with seed + restored step
+    from src.training import run as run_module
+    from src.training import trainer as trainer_module
+
+    seeds = []
+    make = run_module.make_train_dataset
+
+    def recording(*args, **kwargs):
+        seeds.append(kwargs["seed"])
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(run_module, "make_train_dataset", recording)
+    monkeypatch.setattr(trainer_module.Trainer, "input_checkpointable", property(lambda _: False))
+    run_dir = tmp_path / "run"
+    common = ["--smpl_model_path=" + small_standin, "--data_dir=" + quick_data, "--seed=7",
+              "--checkpoint_every_steps=2", "--log_img_step=1000",
+              "--nomake_quick_data"]  # fmt: skip
+    run_module.run(_config(run_dir, "cpu_quick.cfg", *common, "--max_iteration=2"))
+    run_module.run(_config(run_dir, "cpu_quick.cfg", *common, "--max_iteration=4"))
+    assert seeds == [7, 9]
+    assert run_module.resumed_data_seed(7, 0) == 7
