@@ -43,7 +43,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from bench.resnet import cpu_info  # noqa: E402
+from bench.resnet import CPU_FEATURES  # noqa: E402
 from src import constants  # noqa: E402
 from src.checkpoints import weights_dir  # noqa: E402
 from src.demo import DemoOptions, load_demo_models  # noqa: E402
@@ -51,6 +51,7 @@ from src.demo.options import limited, open_input  # noqa: E402
 from src.demo.pipeline import make_predictor  # noqa: E402
 from src.demo.timing import StageTimer  # noqa: E402
 from src.demo.tracks import find_tracks, track_bboxes  # noqa: E402
+from src.machine import cpu_info  # noqa: E402
 from src.video.bbox import crop_frame  # noqa: E402
 
 M_TO_MM = 1000.0
@@ -222,7 +223,7 @@ def main() -> int:
         ),
         "bf16_minus_float32": differences(phi, out),
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-        **cpu_info(),
+        **cpu_info(CPU_FEATURES),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "tensorflow": tf.__version__,

@@ -35,24 +35,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from src.constants import IMG_SIZE  # noqa: E402
+from src.machine import cpu_info  # noqa: E402
 
 CPU_FEATURES = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f")
 MODELS = ("ours_float32", "ours_bfloat16", "keras_float32", "keras_bfloat16")
-
-
-def cpu_info() -> dict[str, object]:
-    """CPU model name and which of :data:`CPU_FEATURES` it has (from /proc/cpuinfo)."""
-    name, flags = platform.processor() or platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name":
-                name = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:
-        pass
-    return {"cpu": name, "cpu_features": {flag: flag in flags for flag in CPU_FEATURES}}
 
 
 @contextlib.contextmanager
@@ -174,7 +160,7 @@ def main() -> int:
             if gpus
             else "CPU"
         ),
-        **cpu_info(),
+        **cpu_info(CPU_FEATURES),
         "cpu_count": os.cpu_count(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "batch_size": args.batch_size,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ import tensorflow as tf  # noqa: E402
 
 from src.losses.hmmr_losses import LossConfig  # noqa: E402
 from src.losses.weights import LossWeights  # noqa: E402
+from src.machine import cpu_info  # noqa: E402
 from src.networks.config import ModelConfig  # noqa: E402
 from src.smpl.standin import default_standin_path  # noqa: E402
 from src.training.trainer import Trainer, TrainSettings  # noqa: E402
@@ -61,42 +61,7 @@ def synthetic_batch(rng, batch: int, steps: int, num_mocap: int) -> dict[str, np
     }
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-CPU_FLAGS = (
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512_vnni",
-    "avx512_bf16",
-    "avx512_fp16",
-    "amx_tile",
-    "amx_bf16",
-    "amx_int8",
-)
 SGEMM_SIZE = 2048
-
-
-def cpu_features() -> dict[str, bool]:
-    """Which of :data:`CPU_FLAGS` ``/proc/cpuinfo`` lists (empty where it cannot be read)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[1].split())
-            break
-    return {flag: flag in flags for flag in CPU_FLAGS}
 
 
 def sgemm_gflops(device: str, size: int = SGEMM_SIZE, seconds: float = 0.3) -> float:
@@ -236,15 +201,16 @@ def main() -> None:
     args = parser.parse_args()
     gpus = tf.config.list_logical_devices("GPU")
     device = gpus[0].name if gpus else "/cpu:0"
+    cpu = cpu_info()
     result = {
         "device": (
             tf.config.experimental.get_device_details(
                 tf.config.list_physical_devices("GPU")[0]
             ).get("device_name", "GPU")
             if gpus
-            else f"CPU {cpu_name()}, {os.cpu_count()} cores"
+            else f"CPU {cpu['cpu']}, {os.cpu_count()} cores"
         ),
-        "cpu_features": cpu_features(),
+        "cpu_features": cpu["cpu_features"],
         "batch_size": args.batch_size,
         "T": args.T,
         "model": "cpu_quick widths" if args.quick else "full width (release)",

@@ -34,7 +34,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ import numpy as np
 
 from src import paths
 from src.joints import pelvis
+from src.machine import machine_summary
 from src.synthetic.cli import DEFAULT_MOCAP_DIR
 from src.synthetic.world import TIER_3D, WorldConfig
 
@@ -628,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "test_clips": manifest["clips"]["test"],
         "split": manifest["split"],
         "counts": manifest["counts"],
-        "machine": _machine(),
+        "machine": machine_summary(),
         "date": datetime.date.today().isoformat(),
         "wall_s": sum(total_time(out).values()),
         "stage_wall_s": total_time(out),
@@ -645,18 +645,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log(f"{'PASS' if ok else 'FAIL'} {name}")
     _log(f"report: {report}")
     return 0
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def run(argv: Sequence[str] | None = None) -> int:
