@@ -63,6 +63,7 @@ from src.inference.models import InferenceModels, build_inference_models
 from src.inference.predictor import BODY_KEYS, VERTS_KEY
 from src.networks.hmmr import HMMR
 from src.networks.outputs import theta_to_body
+from src.smpl import lbs
 from src.smpl.layer import SMPL
 
 log = logging.getLogger(__name__)
@@ -198,12 +199,13 @@ def export_saved_model(
     # tracking the Keras layers as well would store every weight twice.
     archive = keras.export.ExportArchive()
     specs = fns.input_signatures()
-    for name, fn in fns.functions().items():
-        archive.add_endpoint(name=name, fn=fn, input_signature=specs[name])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp"))
     try:
-        archive.write_out(str(tmp), verbose=False)
+        with lbs.portable():  # no XLA kernels in the graph: TF Serving runs none by default
+            for name, fn in fns.functions().items():
+                archive.add_endpoint(name=name, fn=fn, input_signature=specs[name])
+            archive.write_out(str(tmp), verbose=False)
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

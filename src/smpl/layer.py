@@ -31,6 +31,8 @@ class SMPL(keras.layers.Layer):
         num_verts, num_joints: V and K.
         joint_terms: :func:`src.smpl.lbs.joint_space_terms` of the weights (float64 NumPy),
             what the ``joints_only`` pass reads; rebuilt whenever the weights are loaded.
+        regressor_support: the vertices the extra regressor reads
+            (:func:`src.smpl.lbs.regressor_support`; the full pass gathers only those), or None.
 
     Call:
         ``smpl(betas, thetas)`` with betas (N, 10) and axis-angle thetas (N, 72) returns a dict:
@@ -102,8 +104,12 @@ class SMPL(keras.layers.Layer):
             lbs_weights=tf.cast(self.lbs_weights.value, self.compute_dtype),
         )
         if self.joint_regressor is not None:
-            regressor = tf.cast(self.joint_regressor.value, self.compute_dtype)
-            joints = lbs_ops.vertices2joints(regressor, vertices)
+            # only the vertices the regressor reads (1603 of 6890 for the stand-in)
+            support = self.regressor_support
+            regressor = tf.gather(self.joint_regressor.value, support, axis=1)
+            joints = lbs_ops.vertices2joints(
+                tf.cast(regressor, self.compute_dtype), tf.gather(vertices, support, axis=1)
+            )
         else:
             joints = smpl_joints
         return {
@@ -124,6 +130,11 @@ class SMPL(keras.layers.Layer):
             arrays["J_regressor"],
             arrays["weights"],
             arrays.get("joint_regressor"),
+        )
+        self.regressor_support = (
+            lbs_ops.regressor_support(arrays["joint_regressor"])
+            if self.has_joint_regressor
+            else None
         )
 
     def load_own_variables(self, store: Any) -> None:

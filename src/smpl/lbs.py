@@ -4,7 +4,7 @@ Usable without Keras; every function works in float32 and float64 (the dtype of 
 The recipe, as in the original ``batch_smpl.py``:
 
 1. shape blend:   v_shaped = v_template + blend_shapes(betas, shapedirs)
-2. rest joints:   J = vertices2joints(J_regressor, v_shaped)
+2. rest joints:   J = vertices2joints(J_regressor, v_shaped) (taken straight from betas)
 3. rotations:     R = batch_rodrigues(theta) for the 24 joints
 4. pose blend:    v_posed = v_shaped + blend_shapes(pose_feature(R), posedirs)
 5. kinematics:    posed joints and skinning transforms = batch_rigid_transform(R, J, parents)
@@ -16,7 +16,9 @@ them once and :func:`regressed_joints` gives the same joints without forming any
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -208,11 +210,60 @@ def vertices2joints(regressor: tf.Tensor, vertices: tf.Tensor) -> tf.Tensor:
     return tf.einsum("jv,nvc->njc", regressor, vertices)
 
 
-def _homogeneous(rot: tf.Tensor, trans: tf.Tensor) -> tf.Tensor:
-    """[R | t; 0 0 0 1]. rot (N, J, 3, 3), trans (N, J, 3) -> (N, J, 4, 4)."""
-    top = tf.concat([rot, trans[..., None]], axis=-1)  # (N, J, 3, 4)
-    bottom = tf.concat([tf.zeros_like(trans), tf.ones_like(trans[..., :1])], axis=-1)
-    return tf.concat([top, bottom[..., None, :]], axis=-2)
+def tree_levels(parents: Sequence[int]) -> list[list[int]]:
+    """The joints grouped by depth in the kinematic tree, root first, each group ascending.
+
+    A joint's parent lies in the previous group, so each group's transforms are one batched
+    product of its parents' (9 products for SMPL's 24 joints instead of 23).
+
+    Args:
+        parents: J parent indices, parents before children; the root's entry is ignored.
+    Returns:
+        the groups of joint indices, depth 0, 1, ...
+    """
+    depth = [0] * len(parents)
+    for i in range(1, len(parents)):
+        if not 0 <= parents[i] < i:
+            raise ValueError(f"parents[{i}] = {parents[i]}: a parent must come before its child")
+        depth[i] = depth[parents[i]] + 1
+    return [[i for i, d in enumerate(depth) if d == level] for level in range(max(depth) + 1)]
+
+
+def rigid_transform_rows(
+    rotmats: tf.Tensor, joints: tf.Tensor, parents: Sequence[int]
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`batch_rigid_transform` without the constant bottom rows [0 0 0 1].
+
+    The tree is walked a depth at a time (:func:`tree_levels`): G = G_parent [R | J - J_parent]
+    for all joints of one depth in one batched (3 x 4) (4 x 4) product.
+
+    Args:
+        rotmats: (N, J, 3, 3) local rotations.
+        joints: (N, J, 3) rest-pose joint locations.
+        parents: J parent indices, parents before children; the root's entry is ignored.
+    Returns:
+        posed_joints (N, J, 3) and the top rows [Rot | t] of the transforms A (N, J, 3, 4).
+    """
+    parents = [int(p) for p in np.asarray(parents).ravel()]
+    levels = tree_levels(parents)
+    rel = tf.concat([joints[:, :1], joints[:, 1:] - tf.gather(joints, parents[1:], axis=1)], axis=1)
+    local = tf.concat([rotmats, rel[..., None]], axis=-1)  # (N, J, 3, 4)
+    bottom = tf.broadcast_to(
+        tf.constant([0.0, 0.0, 0.0, 1.0], local.dtype), tf.shape(local[:, :, :1])
+    )
+    local_h = tf.concat([local, bottom], axis=-2)  # (N, J, 4, 4)
+    world = [local[:, :1]]  # per level (N, L, 3, 4)
+    for prev, level in zip(levels[:-1], levels[1:], strict=False):
+        slot = {joint: k for k, joint in enumerate(prev)}
+        parent_world = tf.gather(world[-1], [slot[parents[j]] for j in level], axis=1)
+        world.append(tf.matmul(parent_world, tf.gather(local_h, level, axis=1)))
+    world = tf.concat(world, axis=1)  # (N, J, 3, 4), joints in level order
+    order = [joint for level in levels for joint in level]
+    if order != list(range(len(parents))):
+        world = tf.gather(world, np.argsort(order), axis=1)
+    posed_joints = world[..., 3]
+    offset = tf.linalg.matvec(world[..., :3], joints)  # (N, J, 3): G_i (J_i, 0)^T
+    return posed_joints, tf.concat([world[..., :3], (posed_joints - offset)[..., None]], -1)
 
 
 def batch_rigid_transform(
@@ -230,38 +281,136 @@ def batch_rigid_transform(
     Returns:
         posed_joints (N, J, 3) and transforms A (N, J, 4, 4).
     """
-    parents = [int(p) for p in np.asarray(parents).ravel()]
-    parent_idx = [0] + parents[1:]
-    rel = tf.concat(
-        [joints[:, :1], joints[:, 1:] - tf.gather(joints, parent_idx[1:], axis=1)], axis=1
+    posed_joints, rows = rigid_transform_rows(rotmats, joints, parents)
+    bottom = tf.broadcast_to(
+        tf.constant([0.0, 0.0, 0.0, 1.0], rows.dtype), tf.shape(rows[:, :, :1])
     )
-    local = _homogeneous(rotmats, rel)  # (N, J, 4, 4)
-    chain = [local[:, 0]]
-    for i in range(1, len(parents)):
-        chain.append(tf.matmul(chain[parents[i]], local[:, i]))
-    world = tf.stack(chain, axis=1)  # (N, J, 4, 4)
-    posed_joints = world[:, :, :3, 3]
-    rest_h = tf.concat([joints, tf.zeros_like(joints[..., :1])], axis=-1)[..., None]
-    offset = tf.matmul(world, rest_h)  # (N, J, 4, 1)
-    transforms = world - tf.pad(offset, [[0, 0], [0, 0], [0, 0], [3, 0]])
-    return posed_joints, transforms
+    return posed_joints, tf.concat([rows, bottom], axis=-2)
 
 
-def skin_vertices(vertices: tf.Tensor, transforms: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
-    """Linear blend skinning: v' = (sum_k w_vk A_k) (v, 1).
+def _vertex_sum(parts: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Sum of (N, V, 3) / (V, 3) tensors, left to right (the rest vertices and their offsets)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _vertex_major(per_vertex: tf.Tensor) -> tf.Tensor:
+    """(N, 12, V) blended rows -> (N, V, 3, 4) (a transposed read inside the XLA kernels)."""
+    shape = tf.shape(per_vertex)
+    rows = tf.reshape(per_vertex, tf.stack([shape[0], 3, 4, shape[2]]))
+    return tf.transpose(rows, (0, 3, 1, 2))
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _apply_rows(per_vertex: tf.Tensor, parts: Sequence[tf.Tensor]) -> tf.Tensor:
+    """Blended rows [Rot | t] (N, 12, V) applied to the vertices sum(parts) (N, V, 3).
+
+    One XLA kernel: no (N, V, 3, 4) product or (N, V, 3) sum is written to memory.
+    """
+    vertices = _vertex_sum(parts)
+    rows = _vertex_major(per_vertex)  # (N, V, 3, 4)
+    return tf.reduce_sum(rows[..., :3] * vertices[..., None, :], axis=-1) + rows[..., 3]
+
+
+@tf.function(jit_compile=True, autograph=False, reduce_retracing=True)
+def _apply_rows_grad(
+    per_vertex: tf.Tensor, parts: Sequence[tf.Tensor], upstream: tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Gradients of :func:`_apply_rows` w.r.t. the rows (N, 12, V) and the vertices (N, V, 3)."""
+    vertices = _vertex_sum(parts)
+    homogeneous = tf.concat([vertices, tf.ones_like(vertices[..., :1])], axis=-1)  # (N, V, 4)
+    d_rows = upstream[..., None] * homogeneous[..., None, :]  # (N, V, 3, 4)
+    d_rows = tf.reshape(tf.transpose(d_rows, (0, 2, 3, 1)), tf.shape(per_vertex))
+    d_vertices = tf.reduce_sum(_vertex_major(per_vertex)[..., :3] * upstream[..., None], axis=-2)
+    return d_rows, d_vertices
+
+
+def _sum_to_shape_of(grad: tf.Tensor, part: tf.Tensor) -> tf.Tensor:
+    """The gradient (N, V, 3) of a sum, summed over the batch where ``part`` was broadcast:
+    (V, 3) and (1, V, 3) parts."""
+    if part.shape.rank == 2:
+        return tf.reduce_sum(grad, axis=0)
+    if part.shape[0] == 1 and grad.shape[0] != 1:
+        return tf.reduce_sum(grad, axis=0, keepdims=True)
+    return grad
+
+
+@tf.custom_gradient
+def _skin_apply(per_vertex: tf.Tensor, *parts: tf.Tensor):
+    """:func:`_apply_rows` with a gradient that computes only what the caller reads (an XLA
+    function's own gradient returns every input's, the broadcast template's included)."""
+
+    def grad(upstream: tf.Tensor) -> list[tf.Tensor]:
+        d_rows, d_vertices = _apply_rows_grad(per_vertex, parts, upstream)
+        return [d_rows, *(_sum_to_shape_of(d_vertices, part) for part in parts)]
+
+    return _apply_rows(per_vertex, parts), grad
+
+
+def blended_rows(transforms: tf.Tensor, weights: tf.Tensor) -> tf.Tensor:
+    """Per-vertex skinning transforms sum_k w_vk A_k, top rows only, as one matmul.
 
     Args:
-        vertices: (N, V, 3) posed-blend-shaped rest vertices.
-        transforms: (N, J, 4, 4) skinning transforms A.
+        transforms: (N, J, 4, 4) skinning transforms A, or their top rows (N, J, 3, 4).
+        weights: (V, J).
+    Returns:
+        (N, 12, V): the rows [Rot | t] of each vertex's transform, row-major, vertex last (one
+        (N 12, J) by (J, V) product: a better matmul shape than (V, J) by (N, J, 12)).
+    """
+    weights = tf.convert_to_tensor(weights, transforms.dtype)
+    num_joints = weights.shape[1]
+    rows = tf.reshape(transforms[:, :, :3, :], (-1, num_joints, 12))  # (N, J, 12)
+    rows = tf.reshape(tf.transpose(rows, (0, 2, 1)), (-1, num_joints))  # (N 12, J)
+    per_vertex = tf.matmul(rows, weights, transpose_b=True)  # (N 12, V)
+    return tf.reshape(per_vertex, (-1, 12, tf.shape(weights)[0]))
+
+
+def skin_vertices(
+    vertices: tf.Tensor | Sequence[tf.Tensor], transforms: tf.Tensor, weights: tf.Tensor
+) -> tf.Tensor:
+    """Linear blend skinning: v' = (sum_k w_vk A_k) (v, 1).
+
+    The blended rows are one matmul (:func:`blended_rows`); applying them is one fused XLA
+    kernel, with no (N, V, 4, 4) or homogeneous (N, V, 4) tensor in memory.
+
+    Args:
+        vertices: (N, V, 3) posed-blend-shaped rest vertices, or parts that sum to them
+            ((N, V, 3) or (V, 3) each, e.g. template, shape and pose offsets), summed in the
+            same kernel.
+        transforms: (N, J, 4, 4) skinning transforms A, or their top rows (N, J, 3, 4).
         weights: (V, J).
     Returns:
         (N, V, 3).
     """
-    num_joints = transforms.shape[1]
-    per_vertex = tf.einsum("vj,njk->nvk", weights, tf.reshape(transforms, (-1, num_joints, 16)))
-    per_vertex = tf.reshape(per_vertex, (-1, tf.shape(weights)[0], 4, 4))
-    rotated = tf.einsum("nvij,nvj->nvi", per_vertex[..., :3, :3], vertices)
-    return rotated + per_vertex[..., :3, 3]
+    parts = list(vertices) if isinstance(vertices, list | tuple) else [vertices]
+    parts = [tf.convert_to_tensor(part, transforms.dtype) for part in parts]
+    per_vertex = blended_rows(transforms, weights)
+    if _PORTABLE.active:  # plain ops, the same arithmetic
+        rows = _vertex_major(per_vertex)
+        return tf.reduce_sum(rows[..., :3] * _vertex_sum(parts)[..., None, :], -1) + rows[..., 3]
+    return _skin_apply(per_vertex, *parts)
+
+
+class _Portable(threading.local):
+    active = False
+
+
+_PORTABLE = _Portable()
+
+
+@contextlib.contextmanager
+def portable() -> Iterator[None]:
+    """Trace the body model without XLA kernels inside this block, for graphs that leave this
+    process: TF Serving runs no XLA:CPU JIT by default (``--xla_cpu_compilation_enabled``) and
+    converters (TFLite, ONNX) do not take XLA functions. Same results, a little slower."""
+    before = _PORTABLE.active
+    _PORTABLE.active = True
+    try:
+        yield
+    finally:
+        _PORTABLE.active = before
 
 
 def lbs(
@@ -276,6 +425,12 @@ def lbs(
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """The full body-model forward pass (steps 1-6 of the module docstring).
 
+    The rest joints come straight from betas (J_regressor v_template + betas J_regressor
+    shapedirs: no vertex is regressed); the template and the shape and pose offsets are summed
+    inside the skinning kernel (:func:`skin_vertices`), so the vertices are written once. The
+    matmuls run as TensorFlow ops, the elementwise skinning as one XLA kernel; this is faster
+    on CPU than either all TensorFlow ops or all XLA (docs/benchmarks.md, "SMPL layer").
+
     Args:
         betas: (N, 10) shape coefficients.
         thetas: (N, 3 J) = (N, 72) axis-angle, root first.
@@ -288,13 +443,22 @@ def lbs(
     Returns:
         vertices (N, V, 3), posed skeleton joints (N, J, 3), rotation matrices (N, J, 3, 3).
     """
+    betas = tf.convert_to_tensor(betas)
+    v_template, shapedirs, posedirs, j_regressor, lbs_weights = (
+        tf.convert_to_tensor(a, betas.dtype)
+        for a in (v_template, shapedirs, posedirs, j_regressor, lbs_weights)
+    )
     num_joints = len(parents)
-    v_shaped = v_template[None] + blend_shapes(betas, shapedirs)  # (N, V, 3)
-    rest_joints = vertices2joints(j_regressor, v_shaped)  # (N, J, 3)
+    rest_shapedirs = tf.einsum("jv,vcs->jcs", j_regressor, shapedirs)  # (J, 3, 10)
+    rest_joints = tf.matmul(j_regressor, v_template)[None] + blend_shapes(betas, rest_shapedirs)
     rotmats = tf.reshape(batch_rodrigues(tf.reshape(thetas, (-1, 3))), (-1, num_joints, 3, 3))
-    v_posed = v_shaped + blend_shapes(pose_feature(rotmats), posedirs)
-    posed_joints, transforms = batch_rigid_transform(rotmats, rest_joints, parents)
-    vertices = skin_vertices(v_posed, transforms, lbs_weights)
+    v_posed = [  # summed inside the skinning kernel
+        v_template,
+        blend_shapes(betas, shapedirs),  # (N, V, 3)
+        blend_shapes(pose_feature(rotmats), posedirs),
+    ]
+    posed_joints, rows = rigid_transform_rows(rotmats, rest_joints, parents)
+    vertices = skin_vertices(v_posed, rows, lbs_weights)
     return vertices, posed_joints, rotmats
 
 

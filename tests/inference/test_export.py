@@ -243,3 +243,18 @@ def test_reexport_replaces_a_previous_export(models, tmp_path):
     ex.export_saved_model(out, models.model, models.resnet, models.smpl)
     assert (out / "saved_model.pb").stat().st_size > 1000 and not (out / "stale.txt").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["again"]
+
+
+def test_the_export_holds_no_xla_kernel(export_dir):
+    # the body model's skinning runs as an XLA kernel in this process; TF Serving runs no XLA:CPU
+    # JIT by default, so the exported graph must use plain ops (lbs.portable)
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((export_dir / "saved_model.pb").read_bytes())
+    graph = saved.meta_graphs[0].graph_def
+    nodes = [n for f in graph.library.function for n in f.node_def] + list(graph.node)
+    compiled = [f.signature.name for f in graph.library.function if "_XlaMustCompile" in f.attr]
+    assert not compiled
+    assert not [n.name for n in nodes if n.op == "XlaLaunch" or "_XlaMustCompile" in n.attr]
+    assert any("Mul" == n.op for n in nodes)  # the walk above saw the graph's functions

@@ -1,5 +1,7 @@
 """src.smpl.lbs: each op against closed forms and float64 NumPy references written here."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -246,3 +248,127 @@ def test_lbs_at_zero_pose_and_shape_returns_template_and_rest_joints():
     np.testing.assert_allclose(verts.numpy(), np.tile(template, (2, 1, 1)), atol=1e-12)
     np.testing.assert_allclose(joints.numpy(), np.tile(reg @ template, (2, 1, 1)), atol=1e-12)
     np.testing.assert_allclose(rot.numpy(), np.tile(np.eye(3), (2, 24, 1, 1)), atol=1e-12)
+
+
+# ------------------------------------------------------------------ the full pass, random models
+def np_lbs(betas, thetas, template, shapedirs, posedirs, j_regressor, parents, weights):
+    """Straightforward float64 LBS: v_shaped, J from v_shaped, rotations, pose blend, the
+    kinematic loop, per-vertex (4, 4) transforms applied to homogeneous vertices."""
+    n = len(betas)
+    v_shaped = template + np.einsum("vcs,ns->nvc", shapedirs, betas)
+    rest = np.einsum("jv,nvc->njc", j_regressor, v_shaped)
+    rot = np_rodrigues_original(thetas.reshape(n, -1, 3))
+    v_posed = v_shaped + np.einsum("vcp,np->nvc", posedirs, (rot[:, 1:] - np.eye(3)).reshape(n, -1))
+    posed, transforms = np_forward_kinematics(rot, rest, parents)
+    per_vertex = np.einsum("vj,njab->nvab", weights, transforms)
+    homogeneous = np.concatenate([v_posed, np.ones(v_posed.shape[:-1] + (1,))], axis=-1)
+    return np.einsum("nvab,nvb->nva", per_vertex, homogeneous)[..., :3], posed, rot
+
+
+def random_model(v: int, parents=SMPL_PARENTS) -> tuple[np.ndarray, ...]:
+    """A body model of random arrays (convex weights and regressor rows), SMPL-sized scales."""
+    num_joints = len(parents)
+    j_regressor = RNG.uniform(size=(num_joints, v)) * (RNG.uniform(size=(num_joints, v)) < 0.2)
+    j_regressor /= j_regressor.sum(1, keepdims=True)
+    weights = RNG.uniform(size=(v, num_joints)) * (RNG.uniform(size=(v, num_joints)) < 0.15)
+    weights[np.arange(v), RNG.integers(0, num_joints, v)] += 0.5
+    weights /= weights.sum(1, keepdims=True)
+    return (
+        RNG.normal(scale=0.3, size=(v, 3)),
+        RNG.normal(scale=0.01, size=(v, 3, 10)),
+        RNG.normal(scale=0.01, size=(v, 3, 9 * (num_joints - 1))),
+        j_regressor,
+        weights,
+    )
+
+
+@pytest.mark.parametrize("portable", [False, True], ids=["xla_skinning", "portable"])
+@pytest.mark.parametrize("dtype, atol", [(tf.float32, 2e-6), (tf.float64, 1e-12)])
+def test_lbs_matches_straightforward_float64_numpy_on_random_inputs(dtype, atol, portable):
+    # portable: the plain-ops skinning traced into exported graphs (lbs.portable)
+    template, shapedirs, posedirs, j_regressor, weights = random_model(500)
+    betas = RNG.normal(scale=1.5, size=(5, 10))
+    thetas = random_axis_angle(5 * 24).reshape(5, 72)
+    ref_verts, ref_joints, ref_rot = np_lbs(
+        betas, thetas, template, shapedirs, posedirs, j_regressor, SMPL_PARENTS, weights
+    )
+    model = [tf.constant(a, dtype) for a in (template, shapedirs, posedirs, j_regressor)]
+    with lbs.portable() if portable else contextlib.nullcontext():
+        verts, joints, rot = lbs.lbs(
+            tf.constant(betas, dtype), tf.constant(thetas, dtype), *model, SMPL_PARENTS,
+            tf.constant(weights, dtype),
+        )  # fmt: skip
+    assert verts.dtype == dtype
+    np.testing.assert_allclose(verts.numpy(), ref_verts, atol=atol)
+    np.testing.assert_allclose(joints.numpy(), ref_joints, atol=atol)
+    np.testing.assert_allclose(rot.numpy(), ref_rot, atol=atol)
+
+
+def test_lbs_gradients_match_finite_differences():
+    model = random_model(60)
+    betas0 = RNG.normal(size=(2, 10))
+    thetas0 = random_axis_angle(48, 2.5).reshape(2, 72)
+    upstream = RNG.normal(size=(2, 60, 3))
+
+    def loss(betas, thetas):
+        verts = lbs.lbs(betas, thetas, *model[:4], SMPL_PARENTS, model[4])[0]
+        return tf.reduce_sum(verts * upstream) + 0.5 * tf.reduce_sum(verts**2)
+
+    betas, thetas = tf.constant(betas0), tf.constant(thetas0)
+    with tf.GradientTape() as tape:
+        tape.watch([betas, thetas])
+        value = loss(betas, thetas)
+    d_betas, d_thetas = tape.gradient(value, [betas, thetas])
+    for direction_b, direction_t in [(RNG.normal(size=betas0.shape), RNG.normal(size=thetas0.shape))
+                                     for _ in range(3)]:  # fmt: skip
+        h = 1e-6
+        plus = loss(betas0 + h * direction_b, thetas0 + h * direction_t).numpy()
+        minus = loss(betas0 - h * direction_b, thetas0 - h * direction_t).numpy()
+        analytic = np.sum(d_betas.numpy() * direction_b) + np.sum(d_thetas.numpy() * direction_t)
+        np.testing.assert_allclose(analytic, (plus - minus) / (2 * h), rtol=1e-6, atol=1e-7)
+
+
+def test_lbs_inside_tf_function_and_xla_matches_eager():
+    model = [tf.constant(a, tf.float32) for a in random_model(80)]
+    betas = tf.constant(RNG.normal(size=(3, 10)), tf.float32)
+    thetas = tf.constant(random_axis_angle(72).reshape(3, 72), tf.float32)
+
+    def vertices(b, t):
+        return lbs.lbs(b, t, *model[:4], SMPL_PARENTS, model[4])[0]
+
+    eager = vertices(betas, thetas).numpy()
+    for jit in (False, True):
+        traced = tf.function(vertices, jit_compile=jit)(betas, thetas).numpy()
+        np.testing.assert_allclose(traced, eager, atol=1e-6)
+
+
+def test_skin_vertices_sums_its_parts_and_passes_gradients_to_each():
+    parts = [RNG.normal(size=(30, 3)), RNG.normal(size=(2, 30, 3)), RNG.normal(size=(1, 30, 3))]
+    transforms = tf.constant(np.tile(np.eye(4), (2, 24, 1, 1)))
+    weights = tf.constant(RNG.dirichlet(np.ones(24), size=30))
+    parts = [tf.constant(p) for p in parts]
+    with tf.GradientTape() as tape:
+        tape.watch(parts)
+        out = lbs.skin_vertices(parts, transforms, weights)  # identity transforms: the sum
+        loss = tf.reduce_sum(out**2)
+    np.testing.assert_allclose(out.numpy(), (parts[0] + parts[1] + parts[2]).numpy(), atol=1e-12)
+    grads = tape.gradient(loss, parts)
+    assert [tuple(g.shape) for g in grads] == [(30, 3), (2, 30, 3), (1, 30, 3)]
+    np.testing.assert_allclose(grads[0].numpy(), np.sum(2 * out.numpy(), axis=0), atol=1e-12)
+    np.testing.assert_allclose(grads[1].numpy(), 2 * out.numpy(), atol=1e-12)
+
+
+def test_batch_rigid_transform_with_joints_not_in_depth_order():
+    parents = [-1, 0, 1, 0, 3, 2, 1]  # joint 3 (depth 1) after joint 2 (depth 2)
+    assert lbs.tree_levels(parents) == [[0], [1, 3], [2, 4, 6], [5]]
+    rot = random_rotmats((2, 7))
+    joints = RNG.normal(scale=0.3, size=(2, 7, 3))
+    posed, transforms = lbs.batch_rigid_transform(tf.constant(rot), tf.constant(joints), parents)
+    ref_posed, ref_transforms = np_forward_kinematics(rot, joints, parents)
+    np.testing.assert_allclose(posed.numpy(), ref_posed, atol=1e-12)
+    np.testing.assert_allclose(transforms.numpy(), ref_transforms, atol=1e-12)
+
+
+def test_tree_levels_rejects_a_child_before_its_parent():
+    with pytest.raises(ValueError, match=r"parents\[1\] = 2"):
+        lbs.tree_levels([-1, 2, 0])
