@@ -23,7 +23,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +39,10 @@ from src.machine import cpu_info  # noqa: E402
 
 CPU_FEATURES = ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f")
 MODELS = ("ours_float32", "ours_bfloat16", "keras_float32", "keras_bfloat16")
+# On a GPU, also: TF32 tensor cores for float32 matmuls/convolutions (TensorFlow's default on
+# Ampere and newer; "ours_float32" runs with it off) and Keras mixed_float16; every one of ours
+# with XLA on and off. On a CPU: ours with XLA (``--xla``).
+GPU_MODES = ("ours_tf32", "ours_float16")
 
 
 @contextlib.contextmanager
@@ -65,12 +69,34 @@ def slim_initialised(resnet) -> None:
     assign_from_tf1(rows, values)
 
 
-def build_models(img_size: int) -> dict[str, Callable[[tf.Tensor], tf.Tensor]]:
-    """:data:`MODELS` -> a traced inference function ``(B, S, S, 3)`` -> ``(B, 2048)`` float32;
-    the float32 and bf16 model of each pair share their weights."""
+def model_names(gpu: bool, xla: bool) -> list[str]:
+    """What one run times: :data:`MODELS`, on a GPU :data:`GPU_MODES` too, and with XLA (always
+    on a GPU, with ``--xla`` on a CPU) an ``_xla`` twin of each of ours."""
+    names = list(MODELS) + (list(GPU_MODES) if gpu else [])
+    if gpu or xla:
+        names += [f"{n}_xla" for n in names if n.startswith("ours_")]
+    return names
+
+
+def _tf32(enabled: bool, fn: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[tf.Tensor], tf.Tensor]:
+    """``fn`` with TF32 execution set as asked for each call (a process-wide switch)."""
+
+    def call(x: tf.Tensor) -> tf.Tensor:
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+        return fn(x)
+
+    return call
+
+
+def build_models(
+    img_size: int, names: Sequence[str] = MODELS, gpu: bool = False
+) -> dict[str, Callable[[tf.Tensor], tf.Tensor]]:
+    """``names`` (:func:`model_names`) -> a traced inference function ``(B, S, S, 3)`` ->
+    ``(B, 2048)`` float32; all of ours share their weights, as do the two Keras models."""
     import keras
 
     from src.inference.models import build_resnet
+    from src.networks.resnet_v2 import build_resnet_v2_50
 
     keras.utils.set_random_seed(0)
     ours32 = build_resnet(img_size, "float32")
@@ -84,11 +110,22 @@ def build_models(img_size: int) -> dict[str, Callable[[tf.Tensor], tf.Tensor]]:
         keras16 = app(weights=None, include_top=False, pooling="avg", input_shape=shape)
     keras16.set_weights(keras32.get_weights())
     models = dict(zip(MODELS, (ours32, ours16, keras32, keras16), strict=True))
+    models["ours_tf32"] = ours32
+    if "ours_float16" in names:
+        ours_fp16 = build_resnet_v2_50(img_size, dtype=keras.DTypePolicy("mixed_float16"))
+        ours_fp16.set_weights(ours32.get_weights())
+        models["ours_float16"] = ours_fp16
 
-    def traced(model) -> Callable[[tf.Tensor], tf.Tensor]:
-        return tf.function(lambda x: tf.cast(model(x, training=False), tf.float32), autograph=False)
+    def traced(name: str) -> Callable[[tf.Tensor], tf.Tensor]:
+        model = models[name.removesuffix("_xla")]
+        fn = tf.function(
+            lambda x: tf.cast(model(x, training=False), tf.float32),
+            autograph=False,
+            jit_compile=name.endswith("_xla"),
+        )
+        return _tf32("tf32" in name, fn) if gpu else fn
 
-    return {name: traced(model) for name, model in models.items()}
+    return {name: traced(name) for name in names}
 
 
 def smooth_images(rng: np.random.Generator, batch: int, img_size: int) -> np.ndarray:
@@ -108,16 +145,16 @@ def feature_difference(got: np.ndarray, want: np.ndarray) -> dict[str, float]:
 
 
 def ratios(img_per_s: dict[str, float]) -> dict[str, float]:
-    """Ours over Keras's in each precision, and bf16 over float32 for each network."""
-    return {
-        f"{num}_over_{den}": round(img_per_s[num] / img_per_s[den], 3)
-        for num, den in (
-            ("ours_float32", "keras_float32"),
-            ("ours_bfloat16", "keras_bfloat16"),
-            ("ours_bfloat16", "ours_float32"),
-            ("keras_bfloat16", "keras_float32"),
-        )
-    }
+    """Ours over Keras's in each precision, bf16 over float32 for each network, and each other
+    mode of ours (TF32, float16, XLA) over ours in float32."""
+    pairs = [
+        ("ours_float32", "keras_float32"),
+        ("ours_bfloat16", "keras_bfloat16"),
+        ("ours_bfloat16", "ours_float32"),
+        ("keras_bfloat16", "keras_float32"),
+    ]
+    pairs += [(n, "ours_float32") for n in img_per_s if n not in MODELS and n.startswith("ours")]
+    return {f"{num}_over_{den}": round(img_per_s[num] / img_per_s[den], 3) for num, den in pairs}
 
 
 def time_interleaved(
@@ -144,11 +181,14 @@ def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=0, help="intra-op threads (0: TensorFlow's default)"
     )
+    parser.add_argument(
+        "--xla", action="store_true", help="on a CPU, also time ours with XLA (always on a GPU)"
+    )
     args = parser.parse_args()
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     gpus = tf.config.list_physical_devices("GPU")
-    fns = build_models(IMG_SIZE)
+    fns = build_models(IMG_SIZE, model_names(bool(gpus), args.xla), gpu=bool(gpus))
     images = tf.constant(smooth_images(np.random.default_rng(0), args.batch_size, IMG_SIZE))
     seconds = time_interleaved(fns, images, args.warmup, args.repeats)
     img_per_s = {name: args.batch_size / float(np.median(t)) for name, t in seconds.items()}
@@ -178,6 +218,11 @@ def main() -> int:
         "bf16_vs_float32_features": {
             "ours": feature_difference(features["ours_bfloat16"], features["ours_float32"]),
             "keras": feature_difference(features["keras_bfloat16"], features["keras_float32"]),
+        },
+        "other_modes_vs_float32_features": {
+            name: feature_difference(features[name], features["ours_float32"])
+            for name in features
+            if name not in MODELS
         },
         "python": platform.python_version(),
         "tensorflow": tf.__version__,
