@@ -15,11 +15,14 @@ Two models (fetched once by ``make models/blazepose/pose_landmark_full.tflite``,
    logit) in ROI pixels (the first 33 are the body; 33 and 34 are the hip centre and body-size
    point used to place the next frame's ROI), and a pose-presence flag.
 
-Landmarks are mapped back to frame pixels. :class:`PoseEstimator` runs both per frame, for up to
-``max_people`` detections, and re-uses the ROIs derived from the previous frame's landmarks for
-people already seen, as MediaPipe's tracking does; detections whose hip centre falls in a followed
-person's box are skipped, and poses whose box lies mostly inside a larger one are dropped.
-The heatmap refinement and segmentation outputs are not used.
+Landmarks are mapped back to frame pixels. :class:`PoseEstimator` follows people as MediaPipe's
+tracking does: the landmark model reads each person from the ROI derived from their previous
+frame's landmarks (the auxiliary hip-centre and body-size points, the same alignment rule as a
+detection's ROI), and the detector runs only when nobody is followed, when a followed person is
+lost (presence under the threshold, or merged into another), and every ``detect_every`` frames
+to pick up people who came in (``detect_every=1``: every frame). On a detector frame, detections
+whose hip centre falls in a followed person's box are skipped, and poses whose box lies mostly
+inside a larger one are dropped. The heatmap refinement and segmentation outputs are not used.
 """
 
 from __future__ import annotations
@@ -58,6 +61,9 @@ MIN_PRESENCE = 0.5
 ROI_SAME_PERSON_IOU = 0.5
 SAME_PERSON_OVERLAP = 0.6  # landmark boxes: intersection over the smaller box
 MAX_PEOPLE = 4
+# Detector period when people are followed: a newcomer is found within 10 frames (0.4 s at 25 fps,
+# inside the linker's 10-frame gap bridging); a lost person re-runs it at once.
+DETECT_EVERY = 10
 
 
 def ssd_anchor_centers(
@@ -342,6 +348,8 @@ class PoseEstimator:
         min_detection_score: detector score threshold.
         min_presence: pose presence threshold of the landmark model.
         track: re-use the previous frame's landmark ROIs (call :meth:`reset` between videos).
+        detect_every: with people followed, run the detector on one frame in this many (and
+            whenever a followed person is lost); 1 runs it on every frame. Needs ``track``.
         num_threads: TFLite CPU threads (``None``: TFLite's default).
     Raises:
         FileNotFoundError: the models are missing (the message gives the make command).
@@ -354,13 +362,17 @@ class PoseEstimator:
         min_detection_score: float = MIN_DETECTION_SCORE,
         min_presence: float = MIN_PRESENCE,
         track: bool = True,
+        detect_every: int = DETECT_EVERY,
         num_threads: int | None = None,
     ) -> None:
+        if detect_every < 1:
+            raise ValueError(f"PoseEstimator: detect_every must be >= 1, got {detect_every}")
         paths = find_models(model_dir)
         self.max_people = max_people
         self.min_detection_score = min_detection_score
         self.min_presence = min_presence
         self.track = track
+        self.detect_every = detect_every
         self.anchors = ssd_anchor_centers()
         self._detector = _make_interpreter(paths.detector, num_threads)
         self._landmark = _make_interpreter(paths.landmark, num_threads)
@@ -375,6 +387,7 @@ class PoseEstimator:
             landmarks=(NUM_LANDMARK_OUTPUTS * LANDMARK_VALUES,), flag=(1,),
         )  # fmt: skip
         self._previous: list[PersonPose] = []
+        self._since_detection = 0  # frames since the detector last ran
 
     @staticmethod
     def _check_input(interpreter: tf.lite.Interpreter, path: os.PathLike, size: int) -> None:
@@ -385,6 +398,7 @@ class PoseEstimator:
     def reset(self) -> None:
         """Forget the people followed so far (start of a new video)."""
         self._previous = []
+        self._since_detection = 0
 
     def detect(self, frame: np.ndarray) -> list[PoseDetection]:
         """Run the person detector on one ``(H, W, 3)`` uint8 RGB frame (frame pixels out)."""
@@ -422,22 +436,46 @@ class PoseEstimator:
                 f"PoseEstimator: expected an (H, W, 3) uint8 frame, got {frame.dtype} {frame.shape}"
             )
         followed = self._previous if self.track else []
+        landmarks: dict[int, PersonPose | None] = {}  # id(roi) -> pose, each ROI read once
+        detect = not followed or self._since_detection + 1 >= self.detect_every
+        if not detect:
+            people = self._read_people(frame, [p.next_roi for p in followed], landmarks)
+            detect = len(people) < len(followed)  # someone was lost: look for them again
+        if detect:
+            rois = [p.next_roi for p in followed] + self._new_rois(frame, followed)
+            people = self._read_people(frame, rois, landmarks)
+            self._since_detection = 0
+        else:
+            self._since_detection += 1
+        self._previous = people
+        return people
+
+    def _new_rois(self, frame: np.ndarray, followed: Sequence[PersonPose]) -> list[Roi]:
+        """ROIs of the detections that are not someone already followed."""
         rois = [p.next_roi for p in followed]
+        new = []
         for det in self.detect(frame):
             if any(_inside(det.keypoints[0], p.box) for p in followed):
                 continue  # the hip centre of someone already followed: same person (or hidden)
             roi = alignment_roi(det.keypoints[0] + 0.5, det.keypoints[1] + 0.5)  # continuous
-            if all(roi_iou(roi, kept) <= ROI_SAME_PERSON_IOU for kept in rois):
-                rois.append(roi)
+            if all(roi_iou(roi, kept) <= ROI_SAME_PERSON_IOU for kept in rois + new):
+                new.append(roi)
+        return new
+
+    def _read_people(
+        self, frame: np.ndarray, rois: Sequence[Roi], cache: dict[int, PersonPose | None]
+    ) -> list[PersonPose]:
+        """The landmark model on the first ``max_people`` ROIs; the present, deduplicated poses.
+        ``cache`` (``id(roi)`` -> pose) keeps a ROI already read on this frame from being read
+        twice."""
         candidates = []
         for roi in rois[: self.max_people]:
-            if roi.side >= 1.0:
-                pose = self.landmarks(frame, roi)
-                if pose.score >= self.min_presence:
-                    candidates.append(pose)
-        people = dedupe_people(candidates)
-        self._previous = people
-        return people
+            if id(roi) not in cache:
+                cache[id(roi)] = self.landmarks(frame, roi) if roi.side >= 1.0 else None
+            pose = cache[id(roi)]
+            if pose is not None and pose.score >= self.min_presence:
+                candidates.append(pose)
+        return dedupe_people(candidates)
 
     def run(self, frames: Iterable[np.ndarray]) -> Iterator[list[PersonPose]]:
         """People per frame over a video (starts from a fresh tracking state)."""

@@ -501,6 +501,67 @@ def link_cost(
     return 0.5 * (1.0 - iou) + 0.5 * min(kp_dist, 1.0)
 
 
+class TrackLinker:
+    """:func:`link_detections` one frame at a time (for a single pass over a video): the
+    Hungarian assignment frame by frame, gaps up to ``max_gap`` frames bridged.
+
+    Example:
+        >>> linker = TrackLinker()
+        >>> ids = linker.add_frame(detections)  # the track id of each detection of this frame
+        >>> tracks = linker.tracks()  # in order of appearance, unsorted, unfiltered
+
+    Args:
+        max_gap: a track missing for more than this many consecutive frames is closed.
+        min_iou, max_kp_dist: gates of :func:`link_cost`.
+    """
+
+    def __init__(
+        self,
+        max_gap: int = MAX_GAP_FRAMES,
+        min_iou: float = MIN_LINK_IOU,
+        max_kp_dist: float = MAX_LINK_KP_DIST,
+    ) -> None:
+        self.max_gap = max_gap
+        self.min_iou = min_iou
+        self.max_kp_dist = max_kp_dist
+        self.num_frames = 0
+        self._open: list[_OpenTrack] = []
+        self._closed: list[_OpenTrack] = []
+        self._next_id = 0
+
+    def add_frame(self, dets: Sequence[Detection]) -> list[int]:
+        """Link the next frame's detections; returns the track id of each."""
+        t = self.num_frames
+        self.num_frames += 1
+        alive = [tr for tr in self._open if t - tr.frames[-1] - 1 <= self.max_gap]
+        self._closed += [tr for tr in self._open if t - tr.frames[-1] - 1 > self.max_gap]
+        self._open = alive
+        ids: list[int | None] = [None] * len(dets)
+        if alive and dets:
+            cost = np.array(
+                [
+                    [link_cost(tr, d, t, self.min_iou, self.max_kp_dist) for d in dets]
+                    for tr in alive
+                ]
+            )
+            for r, c in zip(*linear_sum_assignment(cost), strict=True):
+                if cost[r, c] < _NO_LINK:
+                    alive[r].frames.append(t)
+                    alive[r].detections.append(dets[c])
+                    ids[c] = alive[r].track_id
+        for c in range(len(dets)):
+            if ids[c] is None:
+                self._open.append(_OpenTrack(self._next_id, [t], [dets[c]]))
+                ids[c] = self._next_id
+                self._next_id += 1
+        return ids
+
+    def tracks(self) -> list[Track]:
+        """Every track so far, in order of appearance (unsorted, unfiltered)."""
+        every = sorted(self._closed + self._open, key=lambda tr: tr.track_id)
+        return [_to_track(tr) for tr in every]
+
+
 def link_detections(
     frames: Sequence[Sequence[Detection]],
     max_gap: int = MAX_GAP_FRAMES,
@@ -516,27 +577,10 @@ def link_detections(
     Returns:
         tracks in order of appearance (unsorted, unfiltered).
     """
-    open_tracks: list[_OpenTrack] = []
-    closed: list[_OpenTrack] = []
-    next_id = 0
-    for t, dets in enumerate(frames):
-        alive = [tr for tr in open_tracks if t - tr.frames[-1] - 1 <= max_gap]
-        closed += [tr for tr in open_tracks if t - tr.frames[-1] - 1 > max_gap]
-        open_tracks = alive
-        unmatched = set(range(len(dets)))
-        if alive and dets:
-            cost = np.array(
-                [[link_cost(tr, d, t, min_iou, max_kp_dist) for d in dets] for tr in alive]
-            )
-            for r, c in zip(*linear_sum_assignment(cost), strict=True):
-                if cost[r, c] < _NO_LINK:
-                    alive[r].frames.append(t)
-                    alive[r].detections.append(dets[c])
-                    unmatched.discard(c)
-        for c in sorted(unmatched):
-            open_tracks.append(_OpenTrack(next_id, [t], [dets[c]]))
-            next_id += 1
-    return [_to_track(tr) for tr in sorted(closed + open_tracks, key=lambda tr: tr.track_id)]
+    linker = TrackLinker(max_gap, min_iou, max_kp_dist)
+    for dets in frames:
+        linker.add_frame(dets)
+    return linker.tracks()
 
 
 def _to_track(open_track: _OpenTrack) -> Track:

@@ -199,3 +199,124 @@ def test_walking_clip_gives_one_long_track():
     found = build_tracks(frames)
     assert len(found[0]) >= 150
     assert sum(len(f) > 1 for f in frames) <= 5  # no duplicate readings of the one walker
+
+
+# ------------------------------------------------------------------------------------------------
+# Detector schedule (detect_every): stub models, then the real ones on the shipped clip
+
+SHIPPED_CLIP = Path(__file__).resolve().parents[2] / "assets" / "pexels_walking.mp4"
+
+
+def _stub_estimator(detect_every: int, present: list[bool]) -> tuple[bp.PoseEstimator, list, list]:
+    """An estimator whose detector finds one person each call and whose landmark model reads a
+    person when ``present[frame]``; returns it, the list of frames the detector ran on, and a
+    one-item list holding the frame number (set it before each call)."""
+    estimator = object.__new__(bp.PoseEstimator)
+    estimator.max_people, estimator.min_presence, estimator.track = 4, 0.5, True
+    estimator.detect_every = detect_every
+    estimator.reset()
+    frame_no, detected = [0], []
+    hips, top = np.array([50.0, 60.0]), np.array([50.0, 20.0])
+
+    def detect(frame):
+        detected.append(frame_no[0])
+        return [bp.PoseDetection(np.array([30.0, 0, 70, 100]), np.stack([hips, top, hips, top]), 1)]
+
+    def landmarks(frame, roi):
+        raw = np.zeros((bp.NUM_LANDMARK_OUTPUTS, bp.LANDMARK_VALUES))
+        raw[:, :2] = np.linspace(60, 200, bp.NUM_LANDMARK_OUTPUTS)[:, None]
+        half = bp.LANDMARK_INPUT / 2
+        size = half / bp.ROI_SCALE  # the next ROI is this one again
+        raw[bp.HIP_CENTER_AUX, :2], raw[bp.BODY_SIZE_AUX, :2] = (half, half), (half, half - size)
+        return bp.decode_landmarks(raw, float(present[frame_no[0]]), roi, frame.shape[:2])
+
+    estimator.detect, estimator.landmarks = detect, landmarks
+    return estimator, detected, frame_no
+
+
+def test_detector_runs_every_k_frames_and_when_someone_is_lost():
+    present = [True] * 30
+    present[13] = False  # lost on frame 13: the detector runs again on 13 (not found) and 14
+    estimator, detected, frame_no = _stub_estimator(10, present)
+    frame = np.zeros((100, 100, 3), np.uint8)
+    counts = []
+    for t in range(30):
+        frame_no[0] = t
+        counts.append(len(estimator(frame)))
+    assert detected == [0, 10, 13, 14, 24]
+    assert counts == [1] * 13 + [0] + [1] * 16
+
+
+def test_detect_every_one_runs_the_detector_on_every_frame():
+    estimator, detected, frame_no = _stub_estimator(1, [True] * 5)
+    for t in range(5):
+        frame_no[0] = t
+        estimator(np.zeros((100, 100, 3), np.uint8))
+    assert detected == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="detect_every must be >= 1"):
+        bp.PoseEstimator(detect_every=0)
+
+
+def box_agreement(reference: list[list[np.ndarray]], other: list[list[np.ndarray]]) -> np.ndarray:
+    """Per frame, the lowest IoU between a reference person's box and its best match in
+    ``other`` (0 when the number of people differs, 1 for two empty frames)."""
+    from src.video.tracks import box_iou
+
+    worst = []
+    for ref, got in zip(reference, other, strict=True):
+        if len(ref) != len(got):
+            worst.append(0.0)
+            continue
+        worst.append(min((max(box_iou(a, b) for b in got) for a in ref), default=1.0))
+    return np.asarray(worst)
+
+
+@pytest.mark.slow
+@needs_models
+@pytest.mark.skipif(not SHIPPED_CLIP.exists(), reason="assets/pexels_walking.mp4 absent")
+def test_detector_every_10_frames_gives_the_per_frame_boxes_on_the_shipped_clip():
+    from src.video.io import VideoReader
+
+    with VideoReader(SHIPPED_CLIP) as video:
+        frames = list(video)
+    boxes = {}
+    for every in (1, bp.DETECT_EVERY):
+        estimator = bp.PoseEstimator(detect_every=every)
+        boxes[every] = [[p.box for p in people] for people in estimator.run(frames)]
+    iou = box_agreement(boxes[1], boxes[bp.DETECT_EVERY])
+    print(f"IoU >= 0.9 on {np.mean(iou >= 0.9):.3f} of {len(iou)} frames")
+    assert np.mean(iou >= 0.9) >= 0.95
+    assert sum(len(b) for b in boxes[1]) >= 150  # the walker is found
+
+
+@pytest.mark.slow
+@needs_models
+@pytest.mark.skipif(not (SHIPPED_CLIP.exists() and LUNGE.exists()), reason="clip or photo absent")
+def test_detector_every_10_frames_finds_a_person_who_comes_in():
+    """The shipped walker, and from frame 25 the photo's man pasted at the left: the periodic
+    detector picks him up within 10 frames; the boxes agree with per-frame detection."""
+    import cv2
+
+    from src.video.io import VideoReader, read_image
+
+    man = cv2.resize(read_image(LUNGE), (280, 420), interpolation=cv2.INTER_AREA)
+    frames = []
+    with VideoReader(SHIPPED_CLIP) as video:
+        for t, frame in enumerate(video):
+            if t >= 80:
+                break
+            if t >= 25:
+                frame = frame.copy()
+                frame[100:520, 10:290] = man
+            frames.append(frame)
+    boxes = {}
+    for every in (1, bp.DETECT_EVERY):
+        estimator = bp.PoseEstimator(detect_every=every)
+        boxes[every] = [[p.box for p in people] for people in estimator.run(frames)]
+    counts = {every: np.array([len(b) for b in found]) for every, found in boxes.items()}
+    assert (counts[1][25:] == 2).all()  # per-frame detection sees both at once
+    first_two = int(np.argmax(counts[bp.DETECT_EVERY] == 2))
+    assert 25 <= first_two < 25 + bp.DETECT_EVERY
+    iou = box_agreement(boxes[1], boxes[bp.DETECT_EVERY])
+    print(f"IoU >= 0.9 on {np.mean(iou >= 0.9):.3f} of {len(iou)} frames")
+    assert np.mean(iou >= 0.9) >= 0.85
