@@ -3,11 +3,13 @@
 Streaming (memory bounded by one batch of windows, whatever the video length;
 docs/original_release.md §8):
 
-1. **Tracks** (``tracks``): BlazePose on every decoded frame (``src.video.blazepose``), or a given
-   tracks file (OpenPose folder / JSON, AlphaPose / PoseFlow JSON, box CSV); people are linked
-   into tracks, sorted by length; ``track_id`` picks one, ``all_tracks`` takes all.
-2. **Crops** (``pipeline``): the original's bbox smoothing and 224x224 crops
-   (``src.video.bbox``), cut while the video is decoded a second time.
+1. **Tracks** (``tracks``): BlazePose on every decoded frame (``src.video.blazepose``; its
+   person detector every ``detect_every`` frames and when someone is lost), or a given tracks
+   file (OpenPose folder / JSON, AlphaPose / PoseFlow JSON, box CSV); people are linked into
+   tracks, sorted by length; ``track_id`` picks one, ``all_tracks`` takes all.
+2. **Crops** (``stream``, ``pipeline``): the original's bbox smoothing and 224x224 crops
+   (``src.video.bbox``); with BlazePose, cut in the same decode pass as the tracks and spooled to
+   a temporary file; with a tracks file, cut while the video is decoded a second time.
 3. **Prediction** (``pipeline``, ``outputs``): ResNet features in batches and the original's
    sliding window (:class:`src.inference.predictor.Predictor`); per-frame outputs are spooled to
    ``.npy`` memory maps, then written as ``hmmr_output.npz`` (documented keys,

@@ -16,6 +16,7 @@ from src import constants
 from src.demo.options import (
     DEFAULT_RENDER_MAX_SIDE,
     DEFAULT_SEED,
+    DETECT_EVERY,
     MIN_TRACK_FRAMES,
     PRED_MODES,
     TRACK_FORMATS,
@@ -90,6 +91,13 @@ def build_parser(prog: str = "demo.py") -> argparse.ArgumentParser:
         type=int,
         default=MIN_TRACK_FRAMES,
         help="drop shorter tracks (20; at most half the clip for short clips)",
+    )
+    p.add_argument(
+        "--detect_every",
+        type=int,
+        default=DETECT_EVERY,
+        help="BlazePose: with people followed from frame to frame, run its person detector on "
+        "one frame in N (and whenever someone is lost); 1: every frame (default 10)",
     )
     p.add_argument(
         "--pred_mode",
@@ -172,6 +180,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         smpl_model_path=args.smpl_model_path, track_id=args.track_id,
         all_tracks=args.all_tracks, tracks_json=args.tracks_json,
         tracks_format=args.tracks_format, min_track_frames=args.min_track_frames,
+        detect_every=args.detect_every,
         render=not args.no_render, crop_grid=args.crop_grid, trim=args.trim,
         pred_mode=args.pred_mode, save_verts=args.save_verts, write_pkl=not args.no_pkl,
         bvh=args.bvh,

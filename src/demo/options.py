@@ -24,10 +24,12 @@ HALLUCINATION_IMAGE = "hmmr_hallucination.png"
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 TRACK_FORMATS = ("auto", "openpose", "alphapose", "boxes")
 DEFAULT_RENDER_MAX_SIDE = 720  # the original downscaled frames to <= 720 px before rendering
-# Copies of src.video.tracks.MIN_TRACK_FRAMES, src.inference.predictor.PRED_MODES and
-# src.inference.models.DEFAULT_SEED (tests/demo/test_cli.py checks that they agree): the command
-# line answers --help and argument errors without importing SciPy or TensorFlow.
+# Copies of src.video.tracks.MIN_TRACK_FRAMES, src.inference.predictor.PRED_MODES,
+# src.inference.models.DEFAULT_SEED and src.video.blazepose.DETECT_EVERY (tests/demo/test_cli.py
+# checks that they agree): the command line answers --help and argument errors without importing
+# SciPy or TensorFlow.
 MIN_TRACK_FRAMES = 20
+DETECT_EVERY = 10
 PRED_MODES: tuple[str, ...] = ("pred", "hal", "const")
 DEFAULT_SEED = 0
 
@@ -64,6 +66,7 @@ class DemoOptions:
     tracks_json: str | None = None
     tracks_format: str = "auto"
     min_track_frames: int = MIN_TRACK_FRAMES
+    detect_every: int = DETECT_EVERY
     render: bool = True
     crop_grid: bool = False
     trim: bool = False
@@ -100,6 +103,7 @@ class DemoOptions:
         checks = {
             "--max_frames": self.max_frames >= 0,
             "--min_track_frames": self.min_track_frames >= 1,
+            "--detect_every": self.detect_every >= 1,
             "--batch_size": self.batch_size >= 1,
             "--render_max_side": self.render_max_side >= 16,
             "--focal_px": self.focal_px is None or self.focal_px > 0,

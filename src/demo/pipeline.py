@@ -1,13 +1,15 @@
-"""The demo on one video, streaming (memory bounded by one batch of windows, whatever the video
-length; docs/original_release.md §8):
+"""The demo on one video, streaming (memory bounded by one batch of windows and a few frames,
+whatever the video length; docs/original_release.md §8):
 
 1. tracks (:mod:`src.demo.tracks`), found before the models are built so that a video without
-   people fails early;
-2. per track, the 224x224 crops cut while the video is decoded a second time;
-3. ResNet features in batches and the original's sliding window
+   people fails early. With BlazePose, the same decode pass cuts every track's 224x224 crops
+   and spools them to disk (:mod:`src.demo.stream`); with a tracks file (or a track whose crops
+   could not all be cut in that pass) the crops are cut while the video is decoded again;
+2. ResNet features in batches and the original's sliding window
    (:class:`src.inference.predictor.Predictor`), spooled to a :class:`~src.demo.outputs.FrameStore`
    and saved (:mod:`src.demo.outputs`);
-4. the rendered video (:mod:`src.demo.render`).
+3. the rendered video (:mod:`src.demo.render`), from a second decode pass (it overlays the
+   meshes on the full frames).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from src.demo.outputs import (
     save_outputs,
 )
 from src.demo.render import render_safely
+from src.demo.stream import CropSpool, StreamingCropper
 from src.demo.timing import StageTimer, TimedEncoder, progress_bar
 from src.demo.tracks import find_tracks, track_bboxes
 from src.inference.models import InferenceModels
@@ -85,6 +88,26 @@ def _track_crops(
             yield crop
 
 
+def _spooled_crops(
+    spool: CropSpool, first: int, last: int, store: FrameStore, timer: StageTimer
+) -> Iterator[np.ndarray]:
+    """The crops of frames ``first .. last`` read back from the tracking pass's spool, in
+    chunks; the crop parameters go to ``store`` as they are yielded."""
+    count = last - first + 1
+    chunks = spool.crops(count)
+    done = 0
+    while True:
+        with timer.stage("crop"):
+            chunk = next(chunks, None)
+        if chunk is None:
+            return
+        for row in range(done, done + len(chunk)):
+            cx, cy, scale = spool.params[row]
+            store.append(crop_record(first + row, cx, cy, scale, spool.start_pts[row]))
+        done += len(chunk)
+        yield chunk
+
+
 def predict_track(
     crops: Iterable[np.ndarray],
     predictor: Predictor,
@@ -124,8 +147,10 @@ def process_track(
     models: InferenceModels,
     options: DemoOptions,
     timer: StageTimer,
+    crops_spool: CropSpool | None = None,
 ) -> TrackResult:
-    """Crops -> predictions -> saved outputs (npz, pkl, ``--bvh``) -> rendered video for one
+    """Crops (from the tracking pass's ``crops_spool`` when it holds them all, else decoded
+    again) -> predictions -> saved outputs (npz, pkl, ``--bvh``) -> rendered video for one
     track."""
     bboxes = track_bboxes(track)
     first = track.first_frame + bboxes.start
@@ -140,7 +165,10 @@ def process_track(
     store = FrameStore(spool, last - first + 1)
     saved = False
     try:
-        crops = _track_crops(path, options, bboxes.params, first, last, store, timer)
+        if crops_spool is not None and crops_spool.matches(bboxes, first, last):
+            crops = _spooled_crops(crops_spool, first, last, store, timer)
+        else:
+            crops = _track_crops(path, options, bboxes.params, first, last, store, timer)
         with progress_bar(options.progress, last - first + 1, f"predicting track {rank}") as bar:
             predict_track(crops, predictor, store, timer, bar)
         if store.num_frames == 0:
@@ -195,20 +223,29 @@ def run_video(
             raise FileNotFoundError(f"{options.tracks_json}: tracks file not found (--tracks_json)")
         created += prepare_out_dir(options.out_dir)
         timer = timer or StageTimer()
-        tracks = find_tracks(path, options, info, timer)  # before building models: fail early
-        if not options.all_tracks and options.track_id >= len(tracks):
-            raise DemoError(
-                f"{path}: --track_id {options.track_id} asked, but only {len(tracks)} person "
-                f"track(s) were found (--track_id 0 .. {len(tracks) - 1})"
-            )
-        models = models or load_demo_models(options)
-        chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
-        ranks = range(len(tracks)) if options.all_tracks else [options.track_id]
-        predictor = make_predictor(models, options, timer)
-        results = [
-            process_track(path, info, track, rank, predictor, models, options, timer)
-            for rank, track in zip(ranks, chosen, strict=True)
-        ]
+        spool_dir = Path(tempfile.mkdtemp(prefix=f".{OUTPUT_NAME}_crops", dir=options.out_dir))
+        cropper = None if options.tracks_json else StreamingCropper(spool_dir)
+        try:
+            tracks = find_tracks(path, options, info, timer, cropper)  # before building models
+            if not options.all_tracks and options.track_id >= len(tracks):
+                raise DemoError(
+                    f"{path}: --track_id {options.track_id} asked, but only {len(tracks)} person "
+                    f"track(s) were found (--track_id 0 .. {len(tracks) - 1})"
+                )
+            models = models or load_demo_models(options)
+            chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
+            ranks = range(len(tracks)) if options.all_tracks else [options.track_id]
+            predictor = make_predictor(models, options, timer)
+            spools = cropper.spools if cropper is not None else {}
+            results = []
+            for rank, track in zip(ranks, chosen, strict=True):
+                spool = spools.get(track.track_id)
+                args = (path, info, track, rank, predictor, models, options, timer, spool)
+                results.append(process_track(*args))
+        finally:
+            if cropper is not None:
+                cropper.close()
+            shutil.rmtree(spool_dir, ignore_errors=True)
     except BaseException:
         remove_empty_folders(created)
         raise

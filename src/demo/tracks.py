@@ -1,6 +1,8 @@
 """Step 1 of the demo: person tracks, from BlazePose on every decoded frame or from a given
 tracks file (OpenPose folder / JSON, AlphaPose / PoseFlow JSON, box CSV), linked and sorted by
-length (:mod:`src.video.tracks`); then each track's smoothed crop boxes (:mod:`src.video.bbox`)."""
+length (:mod:`src.video.tracks`); then each track's smoothed crop boxes (:mod:`src.video.bbox`).
+With a :class:`~src.demo.stream.StreamingCropper`, the BlazePose pass also cuts every track's
+crops from the same decoded frames (:mod:`src.demo.stream`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 from pathlib import Path
 
 from src.demo.options import DemoError, DemoOptions, frame_limit, limited, open_input
+from src.demo.stream import StreamingCropper
 from src.demo.timing import StageTimer, progress_bar
 from src.video import tracks as tracks_lib
 from src.video.bbox import SmoothBBoxes, smooth_bboxes_from_boxes, smooth_bboxes_from_keypoints
@@ -16,10 +19,16 @@ from src.video.io import VideoInfo
 
 
 def detect_people_blazepose(
-    path: Path, options: DemoOptions, info: VideoInfo, timer: StageTimer
+    path: Path,
+    options: DemoOptions,
+    info: VideoInfo,
+    timer: StageTimer,
+    cropper: StreamingCropper | None = None,
 ) -> list[tracks_lib.FrameDetections]:
-    """BlazePose on every frame (streaming); returns the people per frame."""
-    estimator = PoseEstimator()
+    """BlazePose on every frame (streaming); returns the people per frame. With ``cropper``,
+    the people are also linked frame by frame and each track's crops cut from the same frames."""
+    estimator = PoseEstimator(detect_every=options.detect_every)
+    linker = tracks_lib.TrackLinker()
     limit = frame_limit(options)
     total = min(info.num_frames, limit) if limit else info.num_frames
     detections: list[tracks_lib.FrameDetections] = []
@@ -29,11 +38,19 @@ def detect_people_blazepose(
     ):
         frames = timer.timed_iter("decode", limited(reader, limit))
         estimator.reset()
-        for frame in frames:
+        for index, frame in enumerate(frames):
             with timer.stage("pose", frames=1):
                 people = estimator(frame)
             detections.append(tracks_lib.detections_from_poses(people))
+            if cropper is not None:
+                with timer.stage("crop"):
+                    ids = linker.add_frame(detections[-1])
+                    cropper.add_frame(index, frame, detections[-1], ids)
             bar.update(1)
+    if cropper is not None:
+        with timer.stage("crop"):
+            cropper.finish()
+        timer.add_frames("crop", cropper.num_crops)
     return detections
 
 
@@ -61,14 +78,19 @@ def effective_min_track_frames(options: DemoOptions, num_frames: int) -> int:
 
 
 def find_tracks(
-    path: Path, options: DemoOptions, info: VideoInfo, timer: StageTimer
+    path: Path,
+    options: DemoOptions,
+    info: VideoInfo,
+    timer: StageTimer,
+    cropper: StreamingCropper | None = None,
 ) -> list[tracks_lib.Track]:
-    """Tracks sorted by length (longest first), from BlazePose or the given file."""
+    """Tracks sorted by length (longest first), from BlazePose or the given file; ``cropper``:
+    see :func:`detect_people_blazepose` (unused with a tracks file)."""
     limit = frame_limit(options, info.num_frames)
     if options.tracks_json:
         frames = read_track_file(options.tracks_json, options.tracks_format, info.num_frames)
     else:
-        frames = detect_people_blazepose(path, options, info, timer)
+        frames = detect_people_blazepose(path, options, info, timer, cropper)
     if limit is not None:
         frames = frames[:limit]
     if not frames:

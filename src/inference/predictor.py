@@ -158,9 +158,10 @@ class Predictor:
         if not model.built:
             model.build((None, None, self.phi_dim))
         self.pad_phi = self._resolve_pad_phi(pad_phi)
-        self._forward = tf.function(
-            self._forward_windows,
+        self._forward = tf.function(  # no tensor-dependent Python control flow: no autograph
+            self._forward_windows,  # (halves the trace, paid once per video by the demo)
             input_signature=[tf.TensorSpec((self.batch_size, self.T, self.phi_dim), tf.float32)],
+            autograph=False,
         )
 
     # ----------------------------------------------------------------------------------------

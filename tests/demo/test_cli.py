@@ -79,11 +79,12 @@ def test_importing_the_demo_package_is_cheap_and_its_names_still_resolve():
 def test_the_light_copies_of_constants_agree_with_their_sources():
     from src.inference import models as inference_models
     from src.inference import predictor
-    from src.video import tracks
+    from src.video import blazepose, tracks
 
     assert demo_options.PRED_MODES == predictor.PRED_MODES
     assert demo_options.DEFAULT_SEED == inference_models.DEFAULT_SEED
     assert demo_options.MIN_TRACK_FRAMES == tracks.MIN_TRACK_FRAMES
+    assert demo_options.DETECT_EVERY == blazepose.DETECT_EVERY
 
 
 @pytest.mark.slow

@@ -561,3 +561,30 @@ def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_mod
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(track_dir / "hmmr_output.bvh", Path(artifacts) / "pexels_walking_untrained.bvh")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHIPPED_CLIP.is_file(), reason="assets/pexels_walking.mp4 missing")
+@pytest.mark.skipif(not _blazepose_available(), reason="BlazePose models not fetched")
+def test_shipped_clip_is_decoded_once_and_its_spooled_crops_give_the_second_pass_outputs(
+    tmp_path, monkeypatch
+):
+    """The tracking pass's spooled crops against crops cut in a second decode pass (the path a
+    tracks file takes): same frames and crop boxes, predictions within the float16 spool's
+    rounding."""
+    options = demo.DemoOptions(out_dir=tmp_path / "once", max_frames=40, render=False,
+                               progress=False, write_pkl=False)  # fmt: skip
+    models = demo.load_demo_models(options)
+    once = demo.run_video(SHIPPED_CLIP, options, models)
+    assert once.timer.frames["decode"] == 40  # one pass: tracking, crops and predictions
+    monkeypatch.setattr(demo_pipeline.CropSpool, "matches", lambda self, *args: False)
+    options.out_dir = tmp_path / "twice"
+    twice = demo.run_video(SHIPPED_CLIP, options, models)
+    assert twice.timer.frames["decode"] >= 40 + twice.tracks[0].num_frames  # a second pass
+    a, b = np.load(once.tracks[0].npz), np.load(twice.tracks[0].npz)
+    np.testing.assert_array_equal(a["frame_ids"], b["frame_ids"])
+    np.testing.assert_array_equal(a["bbox_center"], b["bbox_center"])
+    np.testing.assert_array_equal(a["bbox_scale"], b["bbox_scale"])
+    diff = np.abs(a["theta"] - b["theta"]).max()
+    print(f"theta: max difference {diff:.2e}, spread {np.ptp(a['theta'], axis=0).max():.2e}")
+    np.testing.assert_allclose(a["theta"], b["theta"], atol=1e-4)
