@@ -76,6 +76,15 @@ def find_models(model_dir: str | os.PathLike | None = None) -> BlazePoseModelPat
     return paths
 
 
+def models_available(model_dir: str | os.PathLike | None = None) -> bool:
+    """Whether both model files are there (:func:`find_models` would succeed)."""
+    try:
+        find_models(model_dir)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _find_wheel(wheel: Path) -> Path:
     """The wheel file itself, or the single ``mediapipe-*.whl`` inside a folder."""
     if wheel.is_file():

@@ -35,7 +35,7 @@ from src.render.draw import banner_strip_height
 from src.render.mesh import FrameVisualizer
 from src.smpl.standin import write_standin_model
 from src.video.bbox import crop_frame, crop_params, smooth_bboxes_from_boxes
-from src.video.blazepose_models import find_models
+from src.video.blazepose_models import models_available
 from src.video.io import VideoReader, write_video
 from tests.timeouts import scaled
 
@@ -521,17 +521,9 @@ def test_command_line_exits_non_zero_with_one_line(tmp_path):
 # The shipped clip, out of the box
 
 
-def _blazepose_available() -> bool:
-    try:
-        find_models()
-    except FileNotFoundError:
-        return False
-    return True
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_CLIP.is_file(), reason="assets/pexels_walking.mp4 missing")
-@pytest.mark.skipif(not _blazepose_available(), reason="BlazePose models not fetched")
+@pytest.mark.skipif(not models_available(), reason="BlazePose models not fetched")
 def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_model(
     tmp_path, capsys, monkeypatch
 ):
@@ -565,7 +557,7 @@ def test_shipped_clip_runs_end_to_end_with_blazepose_and_full_size_untrained_mod
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_CLIP.is_file(), reason="assets/pexels_walking.mp4 missing")
-@pytest.mark.skipif(not _blazepose_available(), reason="BlazePose models not fetched")
+@pytest.mark.skipif(not models_available(), reason="BlazePose models not fetched")
 def test_shipped_clip_is_decoded_once_and_its_spooled_crops_give_the_second_pass_outputs(
     tmp_path, monkeypatch
 ):

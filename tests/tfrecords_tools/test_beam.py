@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from src.smpl.standin import write_standin_model
+from src.video.blazepose_models import models_available
 from tests.tfrecords_tools.fixtures import (
     WildPerson,
     write_3dpw_sequence,
@@ -208,22 +209,12 @@ def test_runner_options_need_a_runner(tmp_path, capsys):
     assert "runner options need --runner" in capsys.readouterr().err
 
 
-def _blazepose_available() -> bool:
-    from src.video.blazepose import find_models
-
-    try:
-        find_models()
-    except FileNotFoundError:
-        return False
-    return True
-
-
 SHIPPED_CLIP = REPO / "assets" / "pexels_walking.mp4"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_CLIP.is_file(), reason="assets/pexels_walking.mp4 missing")
-@pytest.mark.skipif(not _blazepose_available(), reason="BlazePose models not fetched")
+@pytest.mark.skipif(not models_available(), reason="BlazePose models not fetched")
 def test_pseudo_labelling_the_shipped_clip_with_beam_equals_the_single_process_tool(tmp_path):
     """Own videos without keypoints: BlazePose -> tracks -> cleaning -> crops -> phi -> records,
     as two Beam inputs (the clip under two names), equal to ``in_the_wild --blazepose``."""

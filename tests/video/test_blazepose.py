@@ -9,7 +9,7 @@ import pytest
 
 from src.joints import BLAZEPOSE33_NAMES
 from src.video import blazepose as bp
-from src.video.blazepose_models import find_models
+from src.video.blazepose_models import models_available
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 LUNGE = SHARED / "image" / "pexels_lunge.jpg"
@@ -17,15 +17,7 @@ WALKING = SHARED / "video" / "pexels_walking.mp4"
 J = {name: i for i, name in enumerate(BLAZEPOSE33_NAMES)}
 
 
-def models_present() -> bool:
-    try:
-        find_models()
-    except FileNotFoundError:
-        return False
-    return True
-
-
-needs_models = pytest.mark.skipif(not models_present(), reason="BlazePose models not fetched")
+needs_models = pytest.mark.skipif(not models_available(), reason="BlazePose models not fetched")
 
 
 def anchor_closed_form(i: int) -> tuple[float, float]:
