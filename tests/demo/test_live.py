@@ -27,9 +27,9 @@ from src.demo.cli import main as demo_main
 from src.inference import models as inference_models
 from src.inference.predictor import Predictor
 from src.video.bbox import crop_frame
+from src.video.blazepose_models import models_available
 from tests.demo.test_demo import (
     SHIPPED_CLIP,
-    _blazepose_available,
     _options,
     body_path,
     clip,
@@ -188,7 +188,7 @@ def test_live_only_and_offline_only_flags_are_argument_errors(capsys):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHIPPED_CLIP.is_file(), reason="assets/pexels_walking.mp4 missing")
-@pytest.mark.skipif(not _blazepose_available(), reason="BlazePose models not fetched")
+@pytest.mark.skipif(not models_available(), reason="BlazePose models not fetched")
 def test_shipped_clip_live_with_blazepose_equals_the_offline_predictor(tmp_path, monkeypatch):
     monkeypatch.setattr(inference_models, "DEFAULT_WEIGHTS_DIR", tmp_path / "no_weights")
     options = demo.DemoOptions(out_dir=tmp_path, max_frames=40, progress=False, render=False)
