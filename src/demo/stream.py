@@ -71,6 +71,8 @@ class CropSpool:
     ) -> None:
         """Add frame ``index``'s crop ``(224, 224, 3)`` float32 and its parameters."""
         data = np.ascontiguousarray(crop, SPOOL_DTYPE).tobytes()
+        if self._file.closed:  # sealed, then given more frames: carry on at the end
+            self._file = open(self.path, "ab")  # noqa: SIM115 - closed by seal() / close()
         while len(self._pending) >= MAX_PENDING_WRITES:
             self._pending.popleft().result()
         self._pending.append(self._writer.submit(self._file.write, data))
@@ -81,7 +83,14 @@ class CropSpool:
     def _drain(self) -> None:
         while self._pending:
             self._pending.popleft().result()
-        self._file.flush()
+        if not self._file.closed:
+            self._file.flush()
+
+    def seal(self) -> None:
+        """The track ended: write what is pending and close the file, so that a video with
+        many people does not hold a file handle per track it has seen (the file stays)."""
+        self._drain()
+        self._file.close()
 
     def matches(self, bboxes: bbox_lib.SmoothBBoxes, first: int, last: int) -> bool:
         """Whether the spool holds exactly frames ``first .. last`` cut with ``bboxes`` (the whole
@@ -218,6 +227,8 @@ class StreamingCropper:
 
     def _advance(self, state: _TrackState) -> None:
         if not state.valid_frames or not state.spool.complete:
+            if state.finished:
+                state.spool.seal()
             return
         last = state.valid_frames[-1] if state.finished else state.valid_frames[-1] - SMOOTH_RADIUS
         buffered = dict(self._frames)
@@ -231,3 +242,5 @@ class StreamingCropper:
             state.spool.append(state.next_frame, crop, params, where.start_pt)
             state.next_frame += 1
             self.num_crops += 1
+        if state.finished:
+            state.spool.seal()

@@ -112,3 +112,26 @@ def test_a_very_short_track_is_cut_at_the_end(tmp_path, count):
         assert cropper.spools[track.track_id].matches(bboxes, 0, count - 1)
     finally:
         cropper.close()
+
+
+def test_a_finished_track_keeps_no_file_open(tmp_path):
+    # a crowded video sees many short tracks: each closes its spool file when it ends (the file
+    # stays for the prediction pass), so open handles do not grow with the number of tracks
+    frames = _frames(3)
+    cropper, linker = StreamingCropper(tmp_path), TrackLinker()
+    try:
+        for index in range(120):
+            dets = [_person(10, 20, 40)] if index < 30 else []  # A: frames 0-29
+            dets += [_person(70, 20, 30)] if 50 <= index < 90 else []  # B: frames 50-89
+            cropper.add_frame(index, frames[index % 3], dets, linker.add_frame(dets))
+            if index == 60:
+                (a, b) = cropper.spools.values()
+                assert a._file.closed and not b._file.closed
+        cropper.finish()
+        assert all(s._file.closed for s in cropper.spools.values())
+        a, b = cropper.spools.values()
+        assert (len(a), len(b)) == (30, 40)
+        assert len(list(a.crops(30))) == 1 and len(list(b.crops(40))) == 1
+    finally:
+        cropper.close()
+    assert not list(tmp_path.iterdir())
