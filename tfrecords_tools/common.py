@@ -115,7 +115,8 @@ def base_parser(prog_module: str, description: str, epilog: str = "") -> argpars
         type=int,
         default=1,
         help="processes writing files in parallel (default 1; each one loads its "
-        "own ResNet, so keep 1 on a single GPU)",
+        "own ResNet, so keep 1 on a single GPU); with --runner it goes to the runner "
+        "(Dataflow's worker count)",
     )
     parser.add_argument(
         "--seed",
@@ -738,6 +739,8 @@ def run_cli(
             return 0
         from tfrecords_tools import beam
 
+        if args.num_workers > 1:  # Dataflow's option of the same name: its worker count
+            extra = [*extra, f"--num_workers={args.num_workers}"]
         failed = beam.run(job, args, extra)
     except (OSError, ValueError, RuntimeError, KeyError) as err:
         print(f"{parser.prog}: error: {_one_line(err)}", file=sys.stderr)

@@ -244,3 +244,21 @@ def _records(folder: Path) -> list[dict]:
         for raw in tf.data.TFRecordDataset(str(path)):
             out.append(schema.parse_example_np(raw.numpy(), str(path)))
     return out
+
+
+def test_num_workers_goes_to_the_runner(penn_root, tmp_path, monkeypatch):
+    # Dataflow's worker count has the converters' flag name: with --runner it is passed on
+    from tfrecords_tools import beam
+
+    seen = {}
+
+    def fake_run(conversion, args, beam_args):
+        seen["beam_args"] = list(beam_args)
+        return 0
+
+    monkeypatch.setattr(beam, "run", fake_run)
+    argv = ["--data_directory", str(penn_root), "--output_directory", str(tmp_path),
+            "--split", "val", "--runner", "DataflowRunner", "--num_workers", "8",
+            "--region", "r1"]  # fmt: skip
+    assert penn_action.main(argv) == 0
+    assert seen["beam_args"] == ["--region", "r1", "--num_workers=8"]
