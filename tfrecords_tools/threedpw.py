@@ -195,7 +195,9 @@ def _sequence(
         people.append(Person(p, kp, poses[p], shape, neutral["joints"][p] if neutral else None))
     raw_ids = np.asarray(data.get("img_frame_ids", np.arange(n))).reshape(-1)[:n]
     numeric = raw_ids.dtype.kind in "iuf"  # integer or float, not bool, complex or text
-    if not (numeric and np.isfinite(raw_ids).all() and (np.abs(raw_ids) < 1e9).all()):
+    # compared in float64: against a float16 array, 1e9 itself would overflow the cast
+    wide = raw_ids.astype(np.float64) if numeric else raw_ids
+    if not (numeric and np.isfinite(wide).all() and (np.abs(wide) < 1e9).all()):
         raise ValueError(f"{path}: 'img_frame_ids' must be frame numbers (finite, below 1e9)")
     ids = raw_ids.astype(np.int64)
     frames = tuple(str(root / "imageFiles" / name / f"image_{i:05d}.jpg") for i in ids)
