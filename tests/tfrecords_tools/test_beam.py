@@ -80,6 +80,7 @@ def test_h36m(tmp_path):
     assert len(single) == 4 and beam == single
 
 
+@pytest.mark.slow
 def test_threedpw(tmp_path):
     root = tmp_path / "3dpw"
     rng = np.random.default_rng(0)
@@ -108,7 +109,7 @@ def test_in_the_wild(tmp_path):
     assert len(single) == 6 and beam == single
 
 
-@pytest.mark.parametrize("temporal", [False, True])
+@pytest.mark.parametrize("temporal", [False, pytest.param(True, marks=pytest.mark.slow)])
 def test_mocap(tmp_path, temporal):
     root = tmp_path / "mosh" / "neutrSMPL_CMU"
     rng = np.random.default_rng(1)
@@ -125,6 +126,7 @@ def test_mocap(tmp_path, temporal):
     assert len(single) >= 2 and beam == single
 
 
+@pytest.mark.slow
 def test_bad_inputs_go_to_the_dead_letter_and_the_rest_is_written(penn_root, tmp_path, capsys):
     root = tmp_path / "penn"
     for i in range(3):
