@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tfrecords_tools
 from src.smpl.standin import write_standin_model
 from src.video.blazepose_models import models_available
 from tests.tfrecords_tools.fixtures import (
@@ -264,3 +265,16 @@ def test_num_workers_goes_to_the_runner(penn_root, tmp_path, monkeypatch):
             "--region", "r1"]  # fmt: skip
     assert penn_action.main(argv) == 0
     assert seen["beam_args"] == ["--region", "r1", "--num_workers=8"]
+
+
+def test_without_apache_beam_the_runner_flag_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "apache_beam", None)  # import apache_beam fails
+    monkeypatch.delitem(sys.modules, "tfrecords_tools.beam", raising=False)
+    monkeypatch.delattr(tfrecords_tools, "beam", raising=False)  # imported by earlier tests
+    root = tmp_path / "penn"
+    write_penn_video(root, "0001", 12, False, seed=1)
+    argv = ["--data_directory", str(root), "--output_directory", str(tmp_path / "out"),
+            "--split", "val", "--runner", "DirectRunner"]  # fmt: skip
+    assert penn_action.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "pip install -e '.[beam]'" in err and "Traceback" not in err
