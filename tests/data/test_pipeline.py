@@ -254,6 +254,7 @@ def test_malformed_track_fails_naming_the_file(tmp_path):
         )
 
 
+@pytest.mark.slow  # make test-fast stays under 3 minutes; CI runs it
 def test_split_balanced_mix_takes_half_of_each_batch_from_h36m(tmp_path):
     rng = np.random.default_rng(7)
     write_dataset(tmp_path, "penn_action", 2, 3, T + 2, False, 0, rng)

@@ -91,6 +91,7 @@ def as_graph(model: keras.Model):
     return tf.function(lambda x: model(x, training=False), autograph=False)
 
 
+@pytest.mark.slow  # make test-fast stays under 3 minutes; CI runs it
 @pytest.mark.parametrize("traced", [False, True], ids=["eager", "graph"])
 def test_bf16_features_are_within_one_percent_of_float32(resnet_folder, images, traced):
     fp32 = inference_models.load_resnet(resnet_folder, IMG)

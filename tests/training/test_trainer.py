@@ -84,6 +84,7 @@ def test_totals_are_the_weighted_sums_of_the_terms(trainer):
     assert extras["kp2d_hal"].shape == (TINY_B, TINY_T, 25, 2)
 
 
+@pytest.mark.slow  # make test-fast stays under 3 minutes; CI runs it
 def test_step_counts_once_per_iteration(trainer):
     start = int(trainer.step.numpy())
     for seed in range(3):
