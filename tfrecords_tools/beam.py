@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from src.data.tfrecord_lib import is_complete, write_records
-from tfrecords_tools.common import Conversion, Plan
+from tfrecords_tools.common import Conversion, Plan, _one_line
 
 try:
     import apache_beam as beam
@@ -64,8 +64,7 @@ def dead_letter_path(conversion: Conversion, args: argparse.Namespace) -> Path:
 
 
 def _reason(err: BaseException) -> str:
-    text = " ".join(str(err).split()) or type(err).__name__
-    return f"{type(err).__name__}: {text}"[:2000]
+    return f"{type(err).__name__}: {_one_line(err)}"[:2000]
 
 
 def _failure(stage: str, what: str, err: BaseException) -> beam.pvalue.TaggedOutput:

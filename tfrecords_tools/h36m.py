@@ -373,10 +373,6 @@ def _sequence_name(seq: Sequence36) -> str:
     return seq.test_name
 
 
-def convert(args: argparse.Namespace) -> None:
-    common.run_conversion(conversion(args), args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     return common.run_cli(build_parser(), conversion, argv)

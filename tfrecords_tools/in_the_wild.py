@@ -413,11 +413,6 @@ def list_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
-def list_inputs(args: argparse.Namespace) -> list[VideoInput]:
-    root = Path(args.data_directory)
-    return [locate(root, name, args.blazepose) for name in list_names(args)]
-
-
 @dataclass(frozen=True)
 class VideoTracks:
     """One video's cleaned tracks and how many tracks it had before cleaning."""
@@ -493,10 +488,6 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
         build=build_train_file if train else build_test_file,
         setup=common.encoder_setup(settings),
     )
-
-
-def convert(args: argparse.Namespace) -> None:
-    common.run_conversion(conversion(args), args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

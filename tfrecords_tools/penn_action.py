@@ -299,10 +299,6 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
     )
 
 
-def convert(args: argparse.Namespace) -> None:
-    common.run_conversion(conversion(args), args)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     return common.run_cli(build_parser(), conversion, argv)
