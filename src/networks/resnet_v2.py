@@ -52,8 +52,48 @@ def preprocess_images(images_01: tf.Tensor) -> tf.Tensor:
     return (tf.cast(images_01, tf.float32) - 0.5) * 2.0
 
 
+@keras.saving.register_keras_serializable(package="hmmr")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras batch norm that runs inference as one ``FusedBatchNormV3`` kernel, as slim did.
+
+    slim's ``batch_norm`` (``fused=None``) ran TF's fused kernel; Keras 3 instead casts bf16/fp16
+    inputs to float32, normalises with separate multiply and add ops, and casts back. With float32
+    inputs the two agree to float rounding (tests/networks). Under ``mixed_bfloat16`` the Keras
+    form leaves four memory-bound ops per norm that no kernel fuses (half the ResNet's time on a
+    CPU with AMX), while the fused kernel takes the bf16 tensor with float32 statistics, and
+    TensorFlow's graph optimiser fuses it with the ReLU after it into one oneDNN kernel
+    (docs/benchmarks.md, "bf16 inference"). Training mode (``training=True`` on a trainable
+    layer) and non-TensorFlow backends run the Keras implementation unchanged; the variables are
+    the same, so weights load into either.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if (
+            (training and self.trainable)
+            or mask is not None
+            or keras.backend.backend() != "tensorflow"
+            or len(inputs.shape) != 4
+            or self.axis not in (-1, 3)
+        ):
+            return super().call(inputs, training=training, mask=mask)
+        channels = inputs.shape[-1]
+        scale = self.gamma if self.scale else tf.ones((channels,), tf.float32)
+        offset = self.beta if self.center else tf.zeros((channels,), tf.float32)
+        outputs = tf.raw_ops.FusedBatchNormV3(
+            x=tf.cast(inputs, self.compute_dtype),
+            scale=tf.cast(scale, tf.float32),
+            offset=tf.cast(offset, tf.float32),
+            mean=tf.cast(self.moving_mean, tf.float32),
+            variance=tf.cast(self.moving_variance, tf.float32),
+            epsilon=self.epsilon,
+            data_format="NHWC",
+            is_training=False,
+        ).y
+        return outputs
+
+
 def _batch_norm(name: str, dtype: DTypeLike = None) -> keras.layers.BatchNormalization:
-    return keras.layers.BatchNormalization(
+    return FusedBatchNormalization(
         epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name, dtype=dtype
     )
 
