@@ -93,9 +93,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
 
 def _batch_norm(name: str, dtype: DTypeLike = None) -> keras.layers.BatchNormalization:
-    return FusedBatchNormalization(
-        epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name, dtype=dtype
-    )
+    return FusedBatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name, dtype=dtype)
 
 
 def _conv_bn_relu(x, filters: int, kernel: int, stride: int, name: str, dtype: DTypeLike = None):

@@ -166,8 +166,10 @@ def test_fused_batch_norm_inference_matches_the_formula(policy, atol):
     # Keras's own implementation of the same layer, same variables: float rounding apart
     keras_form = tf.keras.layers.BatchNormalization.call(layer, tf.constant(x, tf.float32), False)
     np.testing.assert_allclose(
-        np.asarray(tf.cast(got, tf.float64)), np.asarray(tf.cast(keras_form, tf.float64)),
-        atol=atol, rtol=0.01,
+        np.asarray(tf.cast(got, tf.float64)),
+        np.asarray(tf.cast(keras_form, tf.float64)),
+        atol=atol,
+        rtol=0.01,
     )
 
 
