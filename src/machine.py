@@ -1,5 +1,6 @@
 """The host CPU as the benchmarks and experiment records report it: model name and the
-instruction-set flags that decide float32 / bfloat16 speed (read from ``/proc/cpuinfo``)."""
+instruction-set flags that decide float32 / bfloat16 speed (read from ``/proc/cpuinfo``), and
+how many cores this process may run on."""
 
 from __future__ import annotations
 
@@ -51,3 +52,12 @@ def cpu_info(
 def machine_summary() -> str:
     """``"<CPU name>, <n> cores"``, the line the experiment records carry."""
     return f"{cpu_info(())['cpu']}, {os.cpu_count()} cores"
+
+
+def usable_cpus() -> int:
+    """The logical CPUs this process may run on: its affinity mask where the OS has one (a
+    container or ``taskset`` limit), else ``os.cpu_count()``; at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)

@@ -1,5 +1,6 @@
 """src.machine: the CPU name and flags from a /proc/cpuinfo-format file."""
 
+from src import machine
 from src.machine import cpu_info
 
 CPUINFO = """processor\t: 0
@@ -26,3 +27,11 @@ def test_cpu_info_reads_the_first_processors_name_and_flags(tmp_path):
 def test_cpu_info_without_cpuinfo_gives_a_name_and_no_features(tmp_path):
     info = cpu_info(cpuinfo=tmp_path / "missing")
     assert info["cpu"] and info["cpu_features"] == {}
+
+
+def test_usable_cpus_follows_the_affinity_mask(monkeypatch):
+    monkeypatch.setattr(machine.os, "sched_getaffinity", lambda pid: {0, 5}, raising=False)
+    assert machine.usable_cpus() == 2
+    monkeypatch.delattr(machine.os, "sched_getaffinity")
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: None)
+    assert machine.usable_cpus() == 1

@@ -37,6 +37,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from src.machine import usable_cpus
 from src.video.blazepose_models import find_models
 
 # Detector (pose_detection.tflite)
@@ -310,6 +311,8 @@ def crop_roi(frame: np.ndarray, roi: Roi, size: int = LANDMARK_INPUT) -> np.ndar
 
 
 def _make_interpreter(path: os.PathLike, num_threads: int | None) -> tf.lite.Interpreter:
+    if num_threads is None:
+        num_threads = usable_cpus()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tf.lite.Interpreter's "moving to LiteRT" notice
         try:
@@ -350,7 +353,9 @@ class PoseEstimator:
         track: re-use the previous frame's landmark ROIs (call :meth:`reset` between videos).
         detect_every: with people followed, run the detector on one frame in this many (and
             whenever a followed person is lost); 1 runs it on every frame. Needs ``track``.
-        num_threads: TFLite CPU threads (``None``: TFLite's default).
+        num_threads: TFLite CPU threads; ``None``: every core this process may use
+            (:func:`src.machine.usable_cpus`). TFLite's own default is one thread, which made
+            pose estimation about 1.8x slower on 2 cores (docs/benchmarks.md, "Demo end to end").
     Raises:
         FileNotFoundError: the models are missing (the message gives the make command).
     """
