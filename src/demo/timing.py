@@ -72,7 +72,11 @@ class TimedEncoder:
         import tensorflow as tf
 
         spec = tf.TensorSpec((None, img_size, img_size, 3), tf.float32)
-        self._fn = tf.function(lambda x: resnet(x, training=False), input_signature=[spec])
+        self._fn = tf.function(  # no autograph: nothing to convert, and a lambda's source
+            lambda x: resnet(x, training=False),  # cannot be parsed (a warning on every run)
+            input_signature=[spec],
+            autograph=False,
+        )
         self.timer = timer
 
     def __call__(self, images, training: bool = False) -> np.ndarray:
