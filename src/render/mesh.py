@@ -224,8 +224,9 @@ def _plane_coefficients(tri: np.ndarray) -> np.ndarray:
 
 def _pixel_boxes(tri: np.ndarray, height: int, width: int) -> tuple[np.ndarray, ...]:
     """Per face, the pixel index box whose centres may lie inside: (x0, y0, box_w, box_h)."""
-    lo = np.ceil(tri[:, :, :2].min(axis=1) - 0.5)
-    hi = np.floor(tri[:, :, :2].max(axis=1) - 0.5)
+    xy0, xy1, xy2 = tri[:, 0, :2], tri[:, 1, :2], tri[:, 2, :2]  # elementwise: a reduction
+    lo = np.ceil(np.minimum(np.minimum(xy0, xy1), xy2) - 0.5)  # over an axis of 3 is slower
+    hi = np.floor(np.maximum(np.maximum(xy0, xy1), xy2) - 0.5)
     lo = np.maximum(lo, 0).astype(np.int64)
     hi = np.minimum(hi, [width - 1, height - 1]).astype(np.int64)
     size = np.maximum(hi - lo + 1, 0)
@@ -308,6 +309,13 @@ def rasterize(
     height, width = _as_size(img_size)
     vertices_px = _as_vertices(vertices_px, "rasterize")
     faces = _check_faces(faces, len(vertices_px))
+    return _rasterize(vertices_px, faces, height, width, cull_back_faces)
+
+
+def _rasterize(
+    vertices_px: np.ndarray, faces: np.ndarray, height: int, width: int, cull_back_faces: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rasterize` of inputs already checked (float64 vertices, int64 faces in range)."""
     tri = vertices_px[faces]  # (F, 3, 3)
     e1 = tri[:, 1, :2] - tri[:, 0, :2]
     e2 = tri[:, 2, :2] - tri[:, 0, :2]
@@ -392,6 +400,7 @@ class MeshRenderer:
         supersample: int = 1,
     ) -> None:
         self.faces = _check_faces(faces).copy()  # its own: the caller may reuse theirs
+        self._largest_index = int(self.faces.max()) if self.faces.size else -1
         self.img_size = _as_size(img_size)
         self.color = _as_color(color)
         self.light_direction = tuple(float(v) for v in light_direction)
@@ -440,7 +449,10 @@ class MeshRenderer:
         """
         background = self._background(background)
         vertices_px = _as_vertices(vertices_px, "MeshRenderer.render")
-        _check_faces(self.faces, len(vertices_px))
+        if len(vertices_px) <= self._largest_index:
+            raise ValueError(
+                f"faces index vertex {self._largest_index} but there are only {len(vertices_px)}"
+            )
         rgb = background.copy()
         mask = np.zeros(self.img_size, bool)
         window = _vertex_window(vertices_px, self.img_size)
@@ -466,12 +478,12 @@ class MeshRenderer:
         height, width = background.shape[:2]
         k = self.supersample
         if k == 1:
-            fbuf, _ = rasterize(vertices_px, self.faces, (height, width))
+            fbuf, _ = _rasterize(vertices_px, self.faces, height, width, True)
             mask = fbuf >= 0
             rgb = background.copy()
             rgb[mask] = np.rint(self._pixel_colors(vertices_px, fbuf[mask]) * 255.0)
             return rgb, mask
-        fbuf, _ = rasterize(vertices_px * k, self.faces, (height * k, width * k))
+        fbuf, _ = _rasterize(vertices_px * k, self.faces, height * k, width * k, True)
         hit = fbuf >= 0
         layer = np.zeros((height * k, width * k, 3), np.float32)
         layer[hit] = self._pixel_colors(vertices_px, fbuf[hit]) * 255.0
