@@ -24,6 +24,8 @@ from src.inference import edge_export as ee
 from src.inference.models import build_networks, build_resnet
 from tests.inference.test_export import CONFIG, IMG, _scale_up_small_kernels
 
+pytestmark = pytest.mark.slow  # LiteRT/ONNX conversions: about 15 s (CI runs them)
+
 TINY = dataclasses.replace(CONFIG, phi_dim=64, gn_groups=8, conv_kernel=3)
 WINDOW = 8
 BATCH = 2

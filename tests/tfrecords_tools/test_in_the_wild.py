@@ -128,6 +128,7 @@ def test_training_tracks_are_linked_cleaned_and_land_at_their_crop_position(wild
     assert any(flips) and not all(flips)
 
 
+@pytest.mark.slow
 def test_training_crop_shows_the_marked_ankle_where_its_label_says(wild_train):
     out, _ = wild_train
     for record in _train_records(out):
@@ -145,6 +146,7 @@ def test_training_crop_shows_the_marked_ankle_where_its_label_says(wild_train):
             assert any(ok), (seen, left, right)
 
 
+@pytest.mark.slow
 def test_training_records_feed_the_input_pipeline(wild_train):
     out, _ = wild_train
     records = _train_records(out)
