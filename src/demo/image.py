@@ -24,7 +24,14 @@ from src.demo.options import (
     prepare_out_dir,
     remove_empty_folders,
 )
-from src.demo.outputs import crop_record, derived_outputs, metadata, save_bvh, save_outputs
+from src.demo.outputs import (
+    crop_record,
+    derived_outputs,
+    metadata,
+    save_bvh,
+    save_outputs,
+    without_vertices,
+)
 from src.demo.render import hallucination_panel, write_png
 from src.demo.timing import StageTimer
 from src.demo.tracks import read_track_file
@@ -97,9 +104,7 @@ def run_image(
         out = models.model.predict_single(phi)
         body = body_outputs(models.smpl, out["theta"], out["theta_delta"], with_verts=True)
         body = {key: value.numpy() for key, value in body.items()}
-    arrays = dict(body) if options.save_verts else {
-        k: v for k, v in body.items() if not k.startswith("verts")
-    }  # fmt: skip
+    arrays = dict(body) if options.save_verts else without_vertices(body)
     arrays.update(crop_record(0, cx, cy, scale, params.start_pt))
     img_size = image.shape[:2]
     focal = options.focal_px or float(max(img_size))

@@ -164,6 +164,11 @@ def atomic_write(path: Path, write: Callable[[object], None]) -> Path:
     return path
 
 
+def without_vertices(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` less ``verts`` / ``verts_delta`` (saved only with ``--save_verts``)."""
+    return {key: value for key, value in arrays.items() if not key.startswith("verts")}
+
+
 def original_pickle_dict(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The original's ``hmmr_output.pkl`` keys (``omegas`` = theta) plus ``frame_ids``."""
     out = {"frame_ids": np.asarray(arrays["frame_ids"])}

@@ -42,6 +42,7 @@ from src.demo.outputs import (
     metadata,
     save_bvh,
     save_outputs,
+    without_vertices,
 )
 from src.demo.render import render_safely
 from src.demo.stream import CropSpool, StreamingCropper
@@ -60,6 +61,7 @@ def make_predictor(models: InferenceModels, options: DemoOptions, timer: StageTi
     return Predictor(
         models.model, models.smpl, T=options.sequence_length, batch_size=options.batch_size,
         resnet=encoder, pred_mode=options.pred_mode, with_verts=options.save_verts,
+        with_present_verts=options.render,  # the renderer's meshes, from the same body model call
     )  # fmt: skip
 
 
@@ -178,7 +180,8 @@ def process_track(
         add_derived_outputs(store, img_size, focal)
         arrays = store.arrays()
         meta = metadata(path, img_size, info.fps, focal, models, options, rank, track.track_id)
-        npz, pkl = save_outputs(arrays, meta, out_dir, options.write_pkl)
+        saved_arrays = arrays if options.save_verts else without_vertices(arrays)
+        npz, pkl = save_outputs(saved_arrays, meta, out_dir, options.write_pkl)
         saved = True
         result = TrackResult(
             rank, track.track_id, int(arrays["frame_ids"][0]), store.num_frames, out_dir, npz, pkl

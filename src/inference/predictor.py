@@ -26,7 +26,9 @@ Outputs per frame (numpy float32), with the original's keys:
 - ``kps`` (N, 25, 2) projected joints, normalised to [-1, 1] over the crop;
 - ``poses`` (N, 24, 3, 3) rotation matrices (``poses[:, 0]``: global orientation);
 - ``shapes`` (N, 10);
-- ``verts`` (N, V, 3) only with ``with_verts=True`` (27.6 MB per 1000 frames);
+- ``verts`` (N, V, 3) only with ``with_verts=True`` (27.6 MB per 1000 frames) or
+  ``with_present_verts=True`` (``verts`` without ``verts_delta``: what a renderer needs; the
+  body model computes them for the joints anyway);
 - the same keys with ``_delta`` and an extra axis of size ``len(delta_t_values)`` after N, in
   sorted delta-t order (default 0 = past -5, 1 = future +5). As the original, the past/future
   bodies are projected with the **present** camera, and ``cams_delta`` repeats it;
@@ -118,6 +120,7 @@ class Predictor:
             the same encoder. Default: zeros (documented approximation).
         pred_mode: ``"pred"``, ``"hal"`` or ``"const"`` (see the module docstring).
         with_verts: also return ``verts`` / ``verts_delta``.
+        with_present_verts: also return ``verts`` (the present frames' only).
 
     Example:
         >>> predictor = Predictor(model, smpl, resnet=encoder)
@@ -136,6 +139,7 @@ class Predictor:
         pad_phi: np.ndarray | None = None,
         pred_mode: str = "pred",
         with_verts: bool = False,
+        with_present_verts: bool = False,
     ) -> None:
         if pred_mode not in PRED_MODES:
             raise ValueError(f"Predictor: pred_mode must be one of {PRED_MODES}, got {pred_mode!r}")
@@ -146,6 +150,7 @@ class Predictor:
         self.resnet = resnet
         self.pred_mode = pred_mode
         self.with_verts = bool(with_verts)
+        self.with_present_verts = self.with_verts or bool(with_present_verts)
         self.phi_dim = int(model.config.phi_dim)
         self.img_size = int(model.config.img_size)
         self.margin = window_margin(model)
@@ -207,21 +212,25 @@ class Predictor:
             return theta, tf.repeat(theta[:, tf.newaxis], num_dt, axis=1)
         return theta, out["theta_delta"]
 
-    def _body(self, theta: tf.Tensor, cam: tf.Tensor | None) -> dict[str, tf.Tensor]:
-        """theta ``(M, 85)`` -> per-frame outputs under the original's keys."""
-        body = theta_to_body(self.smpl, theta, cam=cam, with_vertices=self.with_verts)
+    def _body(
+        self, theta: tf.Tensor, cam: tf.Tensor | None, vertices: bool
+    ) -> dict[str, tf.Tensor]:
+        """theta ``(M, 85)`` -> per-frame outputs under the original's keys (+ ``verts``)."""
+        body = theta_to_body(self.smpl, theta, cam=cam, with_vertices=vertices)
         out = {dst: body[src] for src, dst in BODY_KEYS.items()}
-        if self.with_verts:
+        if vertices:
             out[VERTS_KEY[1]] = body[VERTS_KEY[0]]
         return out
 
     def _forward_windows(self, windows: tf.Tensor) -> dict[str, tf.Tensor]:
         """``(B, T, D)`` -> dict of ``(B g, ...)`` present and ``(B g, ndt, ...)`` delta outputs."""
         theta, theta_delta = self._regress(windows)
-        present = self._body(theta, None)
+        present = self._body(theta, None, self.with_present_verts)
         num_dt = theta_delta.shape[1]
         cam_rep = tf.repeat(present["cams"], num_dt, axis=0)  # present camera for every dt
-        flat = self._body(tf.reshape(theta_delta, [-1, constants.THETA_DIM]), cam_rep)
+        flat = self._body(
+            tf.reshape(theta_delta, [-1, constants.THETA_DIM]), cam_rep, self.with_verts
+        )
         out = {"theta": theta, "theta_delta": theta_delta, **present}
         for key, value in flat.items():
             shape = tf.concat([[-1, num_dt], tf.shape(value)[1:]], axis=0)

@@ -153,6 +153,9 @@ def test_without_verts_the_body_outputs_equal_those_with_verts(model, smpl):
     for key, value in fast.items():
         np.testing.assert_allclose(value, full[key], atol=1e-5, err_msg=key)
     assert np.abs(fast["joints"] - fast["joints"].mean(axis=0)).max() > 1e-3
+    present = Predictor(model, smpl, batch_size=2, with_present_verts=True).predict_phi(phi)
+    assert set(present) - set(fast) == {"verts"}  # the renderer's meshes, no delta meshes
+    np.testing.assert_allclose(present["verts"], full["verts"], atol=1e-6)
 
 
 def test_body_outputs_follow_smpl_and_deltas_use_the_present_camera(predictor, smpl):
