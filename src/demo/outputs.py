@@ -25,36 +25,111 @@ DERIVED_CHUNK = 4096  # frames per chunk when computing derived arrays
 PKL_KEYS = ("cams", "joints", "kps", "poses", "shapes", "verts")  # + omegas (= theta), *_delta
 
 
+class RowFile:
+    """A ``.npy`` file of ``capacity`` rows written and read with plain file I/O.
+
+    Pages a memory map touches count towards the process's resident memory while it is mapped,
+    so a memory-mapped mesh store (83 kB per frame) would grow the demo's RSS with the video's
+    length; file I/O leaves them to the page cache. Reads give copies.
+    """
+
+    def __init__(self, path: Path, dtype: np.dtype, row_shape: tuple[int, ...], capacity: int):
+        self.path = Path(path)
+        self.dtype = np.dtype(dtype)
+        self.row_shape = tuple(row_shape)
+        self.row_bytes = int(np.prod(self.row_shape, dtype=np.int64)) * self.dtype.itemsize
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (int(capacity), *self.row_shape)}  # fmt: skip
+        with open(self.path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, header)
+            self.offset = f.tell()
+            f.truncate(self.offset + int(capacity) * self.row_bytes)
+
+    def write(self, start: int, rows: np.ndarray) -> None:
+        with open(self.path, "r+b") as f:
+            f.seek(self.offset + start * self.row_bytes)
+            f.write(np.ascontiguousarray(rows, self.dtype).tobytes())
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        count = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.row_bytes)
+            data = np.fromfile(f, self.dtype, count * self.row_bytes // self.dtype.itemsize)
+        return data.reshape(count, *self.row_shape)
+
+
+class RowArray:
+    """The first ``length`` rows of a :class:`RowFile`, indexed like an array (rows and slices
+    of rows are read from the file when asked for; ``np.asarray`` reads them all)."""
+
+    def __init__(self, file: RowFile, length: int) -> None:
+        self.file = file
+        self.shape = (int(length), *file.row_shape)
+        self.dtype = file.dtype
+        self.ndim = len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice) and index.step in (None, 1):
+            start, stop, _ = index.indices(len(self))
+            return self.file.read(start, max(start, stop))
+        if isinstance(index, int | np.integer):
+            row = int(index) + len(self) if index < 0 else int(index)
+            if not 0 <= row < len(self):
+                raise IndexError(f"row {index} out of range for {len(self)} rows")
+            return self.file.read(row, row + 1)[0]
+        return np.asarray(self)[index]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        rows = self.file.read(0, len(self))
+        return rows if dtype is None else rows.astype(dtype)
+
+
 class FrameStore:
-    """Per-frame arrays spooled to ``.npy`` memory maps in ``folder`` (memory stays bounded).
+    """Per-frame arrays spooled to ``.npy`` files in ``folder`` (memory stays bounded).
 
     Each key is appended in order, chunk by chunk (``(n, ...)`` arrays); keys may be appended at
-    different moments (crop parameters before predictions).
+    different moments (crop parameters before predictions). Keys of at most
+    ``MEMMAP_ROW_BYTES`` per frame are memory maps; larger rows (the meshes) go to a
+    :class:`RowFile`, so that the resident memory does not grow with the video's length.
 
     Args:
         folder: where the ``.npy`` files go (removed by the caller).
         capacity: most frames per key.
     """
 
+    MEMMAP_ROW_BYTES = 16 * 1024
+
     def __init__(self, folder: Path, capacity: int) -> None:
         self.folder = Path(folder)
         self.capacity = int(capacity)
-        self._arrays: dict[str, np.memmap] = {}
+        self._arrays: dict[str, np.memmap | RowFile] = {}
         self._counts: dict[str, int] = {}
+
+    def _open(self, key: str, value: np.ndarray) -> np.memmap | RowFile:
+        path = self.folder / f"{key}.npy"
+        if value[:1].nbytes > self.MEMMAP_ROW_BYTES:
+            return RowFile(path, value.dtype, value.shape[1:], self.capacity)
+        return np.lib.format.open_memmap(
+            path, mode="w+", dtype=value.dtype, shape=(self.capacity, *value.shape[1:])
+        )
 
     def append(self, chunk: Mapping[str, np.ndarray]) -> None:
         for key, value in chunk.items():
             value = np.asarray(value)
             if key not in self._arrays:
-                self._arrays[key] = np.lib.format.open_memmap(
-                    self.folder / f"{key}.npy", mode="w+", dtype=value.dtype,
-                    shape=(self.capacity, *value.shape[1:]),
-                )  # fmt: skip
+                self._arrays[key] = self._open(key, value)
                 self._counts[key] = 0
             start = self._counts[key]
             if start + len(value) > self.capacity:
                 raise DemoError(f"more frames than the {self.capacity} expected for '{key}'")
-            self._arrays[key][start : start + len(value)] = value
+            target = self._arrays[key]
+            if isinstance(target, RowFile):
+                target.write(start, value)
+            else:
+                target[start : start + len(value)] = value
             self._counts[key] = start + len(value)
 
     @property
@@ -62,13 +137,17 @@ class FrameStore:
         """Frames present for every key."""
         return min(self._counts.values()) if self._counts else 0
 
-    def arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray | RowArray]:
         n = self.num_frames
-        return {key: array[:n] for key, array in self._arrays.items()}
+        return {
+            key: RowArray(array, n) if isinstance(array, RowFile) else array[:n]
+            for key, array in self._arrays.items()
+        }
 
     def close(self) -> None:
         for array in self._arrays.values():
-            array.flush()
+            if not isinstance(array, RowFile):
+                array.flush()
         self._arrays.clear()
 
 

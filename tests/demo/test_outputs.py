@@ -72,3 +72,30 @@ def test_bvh_flag_reaches_the_options_and_the_report(tmp_path, capsys):
     track = TrackResult(0, 7, 0, 10, tmp_path, tmp_path / "a.npz", bvh=tmp_path / "a.bvh")
     _report(DemoResult(tmp_path / "v.mp4", [track], StageTimer(), False, num_tracks=1))
     assert str(tmp_path / "a.bvh") in capsys.readouterr().out
+
+
+def test_frame_store_keeps_meshes_in_a_plain_npy_file_read_by_rows(tmp_path):
+    """Rows over 16 kB (the meshes) go to a RowFile, not a memory map: a map's touched pages
+    count as resident memory, 83 kB per frame of the video. Reads and the file agree."""
+    from src.demo.outputs import FrameStore, RowArray
+
+    rng = np.random.default_rng(0)
+    verts = rng.normal(size=(11, 6890, 3)).astype(np.float32)
+    theta = rng.normal(size=(11, 85)).astype(np.float32)
+    store = FrameStore(tmp_path, capacity=12)
+    store.append({"verts": verts[:7], "theta": theta[:7]})
+    store.append({"verts": verts[7:], "theta": theta[7:]})
+    arrays = store.arrays()
+    assert isinstance(arrays["verts"], RowArray) and isinstance(arrays["theta"], np.memmap)
+    assert arrays["verts"].shape == (11, 6890, 3) and len(arrays["verts"]) == 11
+    np.testing.assert_array_equal(arrays["verts"][3], verts[3])
+    np.testing.assert_array_equal(arrays["verts"][-1], verts[-1])
+    np.testing.assert_array_equal(arrays["verts"][2:9], verts[2:9])
+    np.testing.assert_array_equal(arrays["verts"][::4], verts[::4])
+    np.testing.assert_array_equal(np.asarray(arrays["verts"]), verts)
+    with pytest.raises(IndexError):
+        arrays["verts"][11]
+    store.close()
+    on_disk = np.load(tmp_path / "verts.npy")  # a valid .npy of the capacity's rows
+    assert on_disk.shape == (12, 6890, 3)
+    np.testing.assert_array_equal(on_disk[:11], verts)
