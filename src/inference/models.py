@@ -19,7 +19,7 @@ evaluator (:func:`load_networks`) and the TFRecord converters' feature extractor
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import keras
@@ -182,6 +182,8 @@ class InferenceModels:
         body_model: path of the body-model file.
         standin_body: True when that file is the generated stand-in, not SMPL.
         precision: arithmetic of the ResNet (``float32`` or ``bfloat16``).
+        predictors: traced predictors over these models by their settings, for callers that run
+            many inputs (the demo's ``--vid_dir`` traces once, not once per video).
     """
 
     model: HMMR
@@ -192,6 +194,7 @@ class InferenceModels:
     body_model: Path
     standin_body: bool
     precision: str = constants.DEFAULT_PRECISION
+    predictors: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def config(self) -> ModelConfig:

@@ -582,3 +582,19 @@ def test_shipped_clip_is_decoded_once_and_its_spooled_crops_give_the_second_pass
     diff = np.abs(a["theta"] - b["theta"]).max()
     print(f"theta: max difference {diff:.2e}, spread {np.ptp(a['theta'], axis=0).max():.2e}")
     np.testing.assert_allclose(a["theta"], b["theta"], atol=1e-4)
+
+
+def test_the_predictor_is_traced_once_per_models_and_settings(models, body_path, tmp_path):
+    """--vid_dir runs many videos on one set of models: the second video reuses the first's
+    traced predictor (about 1.4 s of tracing and set-up), timed by its own timer."""
+    import dataclasses
+
+    from src.demo.timing import StageTimer
+
+    options = _options(tmp_path, body_path)
+    first, second = StageTimer(), StageTimer()
+    predictor = demo_pipeline.make_predictor(models, options, first)
+    again = demo_pipeline.make_predictor(models, options, second)
+    assert again is predictor and again.resnet.timer is second
+    hal = demo_pipeline.make_predictor(models, dataclasses.replace(options, pred_mode="hal"), first)
+    assert hal is not predictor and hal.pred_mode == "hal"

@@ -34,22 +34,30 @@ def main_args(quick_data: str, standin: str, run_dir: Path, *extra: str) -> list
     ]
 
 
-def _default_sigint() -> None:
-    # A shell without job control starts background jobs with SIGINT ignored, and a child
-    # inherits that (Python then never raises KeyboardInterrupt); the run must see Ctrl-C as a
-    # terminal would deliver it, however pytest itself was started.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# ``python -c`` this, then ``-m module args...``: the module runs as ``python -m`` would, with
+# SIGINT at Python's own handler. A shell without job control starts background jobs with SIGINT
+# ignored, and a child inherits that (Python then never raises KeyboardInterrupt); the run must
+# see Ctrl-C as a terminal would deliver it, however pytest itself was started. (Resetting it in
+# ``preexec_fn`` runs Python in the forked child before exec, which can deadlock in a
+# multi-threaded parent: it hung CI once, in a finaliser of a TFLite interpreter from an earlier
+# test joining threads that did not survive the fork.)
+WITH_PYTHON_SIGINT = """
+import runpy, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+flag, module, *args = sys.argv[1:]
+assert flag == "-m", sys.argv
+sys.argv = [module, *args]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
 
 
 def start(args: list[str], log: Path) -> subprocess.Popen:
-    handle = log.open("w")
     return subprocess.Popen(
-        [PYTHON, *args],
-        stdout=handle,
+        [PYTHON, "-c", WITH_PYTHON_SIGINT, *args],
+        stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         env=subprocess_env(),
         cwd=REPO,
-        preexec_fn=_default_sigint,
     )
 
 
