@@ -74,6 +74,7 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             or keras.backend.backend() != "tensorflow"
             or len(inputs.shape) != 4
             or self.axis not in (-1, 3)
+            or self.compute_dtype not in ("float32", "bfloat16", "float16")  # the kernel's types
         ):
             return super().call(inputs, training=training, mask=mask)
         channels = inputs.shape[-1]
