@@ -69,7 +69,7 @@ def make_predictor(models: InferenceModels, options: DemoOptions, timer: StageTi
         predictor = models.predictors[key] = Predictor(
             models.model, models.smpl, T=options.sequence_length, batch_size=options.batch_size,
             resnet=encoder, pred_mode=options.pred_mode, with_verts=options.save_verts,
-            with_present_verts=options.render,  # the meshes to render, from the same body call
+            with_present_verts=options.render,  # the meshes to render, in the same traced call
         )  # fmt: skip
     predictor.resnet.timer = timer  # this input's stages
     return predictor

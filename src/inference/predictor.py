@@ -28,7 +28,7 @@ Outputs per frame (numpy float32), with the original's keys:
 - ``shapes`` (N, 10);
 - ``verts`` (N, V, 3) only with ``with_verts=True`` (27.6 MB per 1000 frames) or
   ``with_present_verts=True`` (``verts`` without ``verts_delta``: what a renderer needs; the
-  body model computes them for the joints anyway);
+  present bodies then run the full body model instead of the joints-only one);
 - the same keys with ``_delta`` and an extra axis of size ``len(delta_t_values)`` after N, in
   sorted delta-t order (default 0 = past -5, 1 = future +5). As the original, the past/future
   bodies are projected with the **present** camera, and ``cams_delta`` repeats it;
