@@ -34,8 +34,14 @@ import numpy as np
 
 from src.demo.models import banner_text, load_demo_models
 from src.demo.options import OUTPUT_NAME, DemoError, DemoOptions, frame_limit
-from src.demo.outputs import crop_record, derived_outputs, metadata, save_outputs
-from src.demo.render import body_vertices, render_frame
+from src.demo.outputs import (
+    crop_record,
+    derived_outputs,
+    metadata,
+    save_outputs,
+    without_vertices,
+)
+from src.demo.render import render_frame
 from src.demo.timing import StageTimer, TimedEncoder
 from src.inference.models import InferenceModels
 from src.inference.predictor import Predictor
@@ -237,11 +243,17 @@ class _Overlay:
         self.path, self.fps, self.options, self.show = path, fps, options, show
         self.visualizer = FrameVisualizer(models.smpl.faces, color=options.mesh_color)
         self.banner = banner_text(models)
-        self.smpl = models.smpl
         self.writer: VideoWriter | None = None
         self.quit = False  # q pressed in the window
 
+    @property
+    def draws(self) -> bool:
+        """Whether frames are drawn at all (``--norender`` without ``--show``: nothing to draw)."""
+        return self.options.render or self.show
+
     def add(self, frame: np.ndarray, vertices=None, cam_norm=None) -> None:
+        if not self.draws:
+            return
         panel, _ = render_frame(
             self.visualizer, vertices, cam_norm, frame, self.options.render_max_side, self.banner
         )
@@ -254,11 +266,12 @@ class _Overlay:
             self.quit = self.quit or cv2.waitKey(1) & 0xFF == ord("q")
 
     def add_predicted(self, frames: list[np.ndarray], arrays: dict) -> None:
-        verts = arrays.get("verts")
-        if verts is None:
-            verts = body_vertices(self.smpl, arrays["theta"])
+        """Draws predicted frames with the meshes the predictor returned (``verts``: it runs
+        with ``with_present_verts`` whenever the overlay draws)."""
+        if not self.draws:
+            return
         for i, frame in enumerate(frames):
-            self.add(frame, verts[i], arrays["cams_orig_norm"][i])
+            self.add(frame, arrays["verts"][i], arrays["cams_orig_norm"][i])
 
     def close(self) -> Path | None:
         if self.show:
@@ -293,13 +306,14 @@ def run_live(
         with timer.stage("pose", frames=1):
             return follow(frame)
 
+    show = show and has_display()
     predictor = Predictor(
         models.model, models.smpl, T=options.sequence_length, batch_size=WINDOWS_PER_PASS,
         resnet=TimedEncoder(models.resnet, models.config.img_size, timer),
         pred_mode=options.pred_mode, with_verts=options.save_verts,
+        with_present_verts=options.render or show,  # the meshes to draw, in the same traced call
     )  # fmt: skip
     predictor.predict_phi(predictor.pad_phi)  # trace the window pass before the first frame
-    show = show and has_display()
     overlay = _Overlay(out_dir / f"{OUTPUT_NAME}.mp4", fps, options, models, show)
     log, parts = LatencyLog(), []
     stopped = threading.Event()
@@ -320,9 +334,9 @@ def run_live(
             img_size = batch[0].shape[:2]
             focal = options.focal_px or float(max(img_size))
             arrays.update(derived_outputs(arrays, img_size, focal))
-            parts.append(arrays)
             with timer.stage("render", frames=len(batch)):
                 overlay.add_predicted(batch, arrays)
+            parts.append(arrays if options.save_verts else without_vertices(arrays))
     except KeyboardInterrupt:  # Ctrl-C outside the handler (not the main thread): keep outputs
         stopped.set()
     finally:

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from src import demo
+from src import constants, demo
 from src.demo import live
 from src.demo.cli import main as demo_main
 from src.inference import models as inference_models
@@ -138,6 +138,43 @@ def test_ctrl_c_in_run_live_keeps_the_npz_and_video(clip, body_path, cheap_model
                            boxer=lambda f: np.array([80.0, 60.0, 1.2]))  # fmt: skip
     assert result.num_predicted == 9 and result.video.is_file()
     assert len(np.load(result.npz)["theta"]) == 9
+
+
+@pytest.mark.parametrize("save_verts", [False, True])
+def test_live_draws_the_predictors_meshes_and_saves_them_only_when_asked(
+    clip, body_path, cheap_models, tmp_path, monkeypatch, save_verts
+):
+    drawn = []
+    real_render_frame = live.render_frame
+
+    def recording_render_frame(visualizer, vertices, *args):
+        drawn.append(None if vertices is None else np.array(vertices))
+        return real_render_frame(visualizer, vertices, *args)
+
+    monkeypatch.setattr(live, "render_frame", recording_render_frame)
+    options = _options(tmp_path, body_path, sequence_length=SEQ, max_frames=9,
+                       save_verts=save_verts)  # fmt: skip
+    result = live.run_live(str(clip["video"]), options, models=cheap_models,
+                           boxer=lambda f: np.array([80.0, 60.0, 1.2]))  # fmt: skip
+    saved = np.load(result.npz)
+    assert result.num_predicted == 9 and len(drawn) == 9
+    smpl = cheap_models.smpl
+    want = smpl(saved["theta"][:, constants.SHAPE_SLICE], saved["theta"][:, constants.POSE_SLICE])
+    np.testing.assert_allclose(np.stack(drawn), want["vertices"].numpy(), rtol=0, atol=1e-5)
+    assert ("verts" in saved) == save_verts and ("verts_delta" in saved) == save_verts
+
+
+def test_live_without_rendering_or_a_window_draws_nothing(clip, body_path, cheap_models, tmp_path,
+                                                          monkeypatch):  # fmt: skip
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("render_frame called with nothing to draw")
+
+    monkeypatch.setattr(live, "render_frame", no_drawing)
+    options = _options(tmp_path, body_path, sequence_length=SEQ, max_frames=9, render=False)
+    result = live.run_live(str(clip["video"]), options, models=cheap_models,
+                           boxer=lambda f: np.array([80.0, 60.0, 1.2]))  # fmt: skip
+    assert result.num_predicted == 9 and result.video is None
+    assert "verts" not in np.load(result.npz)
 
 
 class FakeClock:
