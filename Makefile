@@ -6,6 +6,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 TF_EXTRA ?= cpu
+# pytest-xdist workers for `make test` / `make test-fast`, one test module at a time each
+# (0: one process). Two keep a 2-core machine busy; each worker holds its own TensorFlow (up to
+# about 10 GB by the end of the suite), so more workers need the memory for it.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 .PHONY: install test test-fast lint format demo bench blazepose clean
 
@@ -26,11 +31,11 @@ test: $(VENV)/.installed
 	    || echo "warning: BlazePose models not fetched; the tests that need them will skip"
 	@$(MAKE) --no-print-directory $(GLTF_VALIDATOR) \
 	    || echo "warning: gltf-validator (npm) not installed; its test will skip"
-	$(PY) -m pytest -q --durations=15
+	$(PYTEST) --durations=15
 
 # under 3 minutes on a 2-core machine when idle
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # the Khronos glTF validator (npm, test-only) into the virtualenv, not the system
 GLTF_VALIDATOR := $(VENV)/node/node_modules/gltf-validator

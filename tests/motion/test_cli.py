@@ -13,6 +13,7 @@ from src.motion import cli
 from tests.motion.helpers import REPO_ROOT
 from tests.motion.test_bvh import SMALL_BVH
 from tests.motion.test_retarget import _smpl_tree_clip
+from tests.timeouts import scaled
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,11 @@ def test_help_does_not_import_tensorflow():
         "    pass\nassert 'tensorflow' not in sys.modules, 'tensorflow imported'\n"
     )
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=scaled(60),
     )
     assert result.returncode == 0, result.stderr
     assert "retarget" in result.stdout

@@ -25,6 +25,7 @@ from src.motion.export import motion_bvh, result_motion
 from src.motion.gltf import motion_gltf, top_weights, write_glb
 from src.smpl.io import save_smpl_params
 from tests.motion.test_export import MM, Y_UP, _result_npz, _theta, _walk
+from tests.timeouts import scaled
 
 CM = 1e-2
 COMPONENTS = {5126: np.float32, 5121: np.uint8, 5125: np.uint32, 5123: np.uint16}
@@ -203,7 +204,7 @@ def _validator_node_path() -> str | None:
         return None
     try:
         root = subprocess.run(
-            ["npm", "root", "-g"], capture_output=True, text=True, timeout=30, check=True
+            ["npm", "root", "-g"], capture_output=True, text=True, timeout=scaled(30), check=True
         ).stdout.strip()
         local = str(paths.REPO_ROOT / ".venv" / "node" / "node_modules")  # `make test` puts it here
         candidates = (local, root, os.environ.get("NODE_PATH", ""))
@@ -211,7 +212,7 @@ def _validator_node_path() -> str | None:
         subprocess.run(
             ["node", "-e", "require.resolve('gltf-validator')"],
             capture_output=True,
-            timeout=30,
+            timeout=scaled(30),
             check=True,
             env={**os.environ, "NODE_PATH": node_path},
         )
@@ -237,7 +238,7 @@ def test_the_khronos_validator_finds_no_errors_or_warnings(tmp_path, params):
         ["node", "-e", VALIDATE_JS, str(tmp_path / "t.glb")],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=scaled(60),
         env={**os.environ, "NODE_PATH": node_path},
     )
     assert result.returncode == 0, result.stderr
