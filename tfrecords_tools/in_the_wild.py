@@ -42,19 +42,17 @@ from __future__ import annotations
 import argparse
 import functools
 import threading
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.signal import medfilt
 
 from src.data.tfrecord_lib import shard_name
 from src.data.tube_augmentation import TEST_VIS_THRESHOLD
 from src.joints import HMMR_JOINT_INDEX
 from src.video import tracks as tracking
-from src.video.bbox import SmoothBBoxes, smooth_bboxes_from_keypoints
+from src.video.bbox import SmoothBBoxes, smooth_bboxes_from_keypoints, zero_padded_medfilt
 from src.video.io import IMAGE_EXTENSIONS, FrameFolderReader, VideoReader, read_image
 from tfrecords_tools import common
 from tfrecords_tools.common import log
@@ -299,9 +297,7 @@ def clean_range(
         ``(start, end)`` indices into the track.
     """
     visible = conf_kp[..., 2] >= VIS_THRESHOLD
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # medfilt warns on tracks shorter than the kernel
-        count = medfilt(visible.sum(axis=1).astype(np.float64), COUNT_MEDIAN_KERNEL)
+    count = zero_padded_medfilt(visible.sum(axis=1), COUNT_MEDIAN_KERNEL)
     good = np.nonzero(count > MIN_START_VISIBLE)[0]
     if not len(good):
         return None

@@ -18,7 +18,6 @@ simply continues, so the crop is always 224x224.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,6 +119,19 @@ def interpolate_bbox_params(
     return params, start, end
 
 
+def zero_padded_medfilt(values: np.ndarray, kernel_size: int) -> np.ndarray:
+    """``scipy.signal.medfilt(values, kernel_size)`` (zero-padded ends) on ``(N,)`` values.
+
+    The padding is written out: on a series shorter than the kernel medfilt warns, and silencing
+    that with ``warnings.catch_warnings`` changes process-wide filters, which is not safe in the
+    threads the Beam converters run in. Padded by half a kernel, the medians of the N inner
+    values are medfilt's.
+    """
+    half = kernel_size // 2
+    padded = np.pad(np.asarray(values, dtype=np.float64), half)
+    return medfilt(padded, kernel_size)[half : half + len(values)]
+
+
 def smooth_bbox_params(
     params: np.ndarray, kernel_size: int = MEDIAN_KERNEL, sigma: float = GAUSSIAN_SIGMA
 ) -> np.ndarray:
@@ -136,9 +148,9 @@ def smooth_bbox_params(
     """
     params = np.asarray(params, dtype=np.float64)
     kernel_size = min(kernel_size, 2 * len(params) - 1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # medfilt warns when the kernel exceeds the track
-        median = np.stack([medfilt(params[:, c], kernel_size) for c in range(params.shape[1])], 1)
+    median = np.stack(
+        [zero_padded_medfilt(params[:, c], kernel_size) for c in range(params.shape[1])], 1
+    )
     return np.stack([gaussian_filter1d(median[:, c], sigma) for c in range(median.shape[1])], 1)
 
 

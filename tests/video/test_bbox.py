@@ -1,6 +1,8 @@
 """bbox smoothing and crops vs independent float64 NumPy references (docs/original_release.md §8
 steps 5-6)."""
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -126,6 +128,27 @@ def test_constant_track_is_unchanged_including_short_tracks():
 def test_smoothing_with_six_frames_equals_the_original_kernel():
     params = np.random.default_rng(1).uniform(1, 2, (6, 3))
     np.testing.assert_allclose(bbox.smooth_bbox_params(params), ref_smooth(params), rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("error")
+def test_zero_padded_medfilt_is_the_zero_padded_median_at_any_length():
+    rng = np.random.default_rng(4)
+    for n, k in ((1, 11), (4, 11), (11, 11), (30, 11), (7, 3), (2, 13)):
+        x = rng.integers(0, 25, n).astype(float)
+        np.testing.assert_array_equal(bbox.zero_padded_medfilt(x, k), ref_medfilt_zero_pad(x, k))
+
+
+@pytest.mark.filterwarnings("error")  # medfilt warns when its kernel exceeds the track
+def test_short_tracks_use_the_capped_kernel_without_a_warning(monkeypatch):
+    def process_wide(*args, **kwargs):  # the filters are global: not safe in Beam's threads
+        raise AssertionError("smooth_bbox_params changed the process's warning filters")
+
+    monkeypatch.setattr(warnings, "catch_warnings", process_wide)
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 3, 5, 10):
+        params = rng.uniform(1, 2, (n, 3))
+        got = bbox.smooth_bbox_params(params)
+        np.testing.assert_allclose(got, ref_smooth(params, k=min(11, 2 * n - 1)), rtol=1e-12)
 
 
 def test_smoothing_raises_when_no_frame_has_a_person():
