@@ -40,9 +40,12 @@ def _quiet_standin_log() -> Iterator[None]:
         logger.removeFilter(drop_standin)
 
 
-def load_demo_models(options: DemoOptions) -> inference_models.InferenceModels:
+def load_demo_models(
+    options: DemoOptions, announce: bool = True
+) -> inference_models.InferenceModels:
     """Build the networks and body model; says LOUDLY (once) when the weights are untrained or
-    the body is the generated stand-in."""
+    the body is the generated stand-in (``announce=False``: the caller calls
+    :func:`announce_models` itself, e.g. after a progress bar another thread drew)."""
     with _quiet_standin_log():
         models = inference_models.build_inference_models(
             options.load_path,
@@ -56,6 +59,13 @@ def load_demo_models(options: DemoOptions) -> inference_models.InferenceModels:
             f"the demo cuts {constants.IMG_SIZE}x{constants.IMG_SIZE} crops; the model config "
             f"expects {models.config.img_size}"
         )
+    if announce:
+        announce_models(models)
+    return models
+
+
+def announce_models(models: inference_models.InferenceModels) -> None:
+    """Warn on stderr when the weights are untrained or the body is the generated stand-in."""
     if models.untrained:
         print(
             UNTRAINED_MESSAGE.format(
@@ -70,7 +80,6 @@ def load_demo_models(options: DemoOptions) -> inference_models.InferenceModels:
             f"{paths.SMPL_MODEL_PATH} for real bodies",
             file=sys.stderr,
         )
-    return models
 
 
 def banner_text(models: inference_models.InferenceModels) -> str | None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from src.demo.models import load_demo_models
+from src.demo.models import announce_models, load_demo_models
 from src.demo.options import (
     OUTPUT_NAME,
     DemoError,
@@ -57,8 +58,10 @@ from src.video.io import VideoInfo
 
 def make_predictor(models: InferenceModels, options: DemoOptions, timer: StageTimer) -> Predictor:
     """The sliding-window predictor over the models, its ResNet timed as ``features`` by
-    ``timer``. Built once per models and settings, then reused (``--vid_dir``): its traced
-    functions and padding feature cost about 1.4 s on 2 cores the first time, nothing after."""
+    ``timer``. Built once per models and settings, then reused (``--vid_dir``): its padding
+    feature, its traced functions and their first calls (graph optimisation, kernel set-up) cost
+    about 1.8 s on 2 cores the first time, nothing after. A new predictor runs one window pass
+    on padding here, so that the first real batch pays none of it."""
     key = (
         "demo", options.sequence_length, options.batch_size, options.pred_mode,
         options.save_verts, options.render,
@@ -71,8 +74,49 @@ def make_predictor(models: InferenceModels, options: DemoOptions, timer: StageTi
             resnet=encoder, pred_mode=options.pred_mode, with_verts=options.save_verts,
             with_present_verts=options.render,  # the meshes to render, in the same traced call
         )  # fmt: skip
+        predictor.predict_phi(predictor.pad_phi[np.newaxis])  # trace and run the window pass
     predictor.resnet.timer = timer  # this input's stages
     return predictor
+
+
+class _Preparation:
+    """The models (unless given) and the predictor, built and traced in a thread while the main
+    thread finds the tracks.
+
+    Building, tracing and the first calls' graph optimisation run mostly on one core (Python,
+    single-threaded C++). Beside BlazePose they slow it down (its stage took about 2.0 s instead
+    of 1.1 s on 96 frames, 2 cores) but save more than that: 3-11 % of the demo's wall time on
+    2 cores (docs/benchmarks.md). Nothing else touches the models while the thread runs;
+    :meth:`result` joins it and re-raises its error.
+    """
+
+    def __init__(self, models: InferenceModels | None, options: DemoOptions) -> None:
+        self._models, self._options = models, options
+        self._built: tuple[InferenceModels, Predictor] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._build, name="hmmr-demo-prepare", daemon=True)
+        self._thread.start()
+
+    def _build(self) -> None:
+        try:
+            models = self._models or load_demo_models(self._options, announce=False)
+            self._built = models, make_predictor(models, self._options, StageTimer())
+        except BaseException as err:  # re-raised in the caller's thread by result()
+            self._error = err
+
+    def wait(self) -> None:
+        self._thread.join()
+
+    def result(self, timer: StageTimer) -> tuple[InferenceModels, Predictor]:
+        """The models and the predictor (its ResNet timed by ``timer``), once built."""
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        models, predictor = self._built
+        if self._models is None:  # built here: warn now, not across the tracking's progress bar
+            announce_models(models)
+        predictor.resnet.timer = timer
+        return models, predictor
 
 
 def _track_crops(
@@ -221,8 +265,10 @@ def run_video(
     """The whole demo on one video file (or frame folder).
 
     The output folder is created and write-probed first (``created``: the folders the caller
-    already made for it, when it checked them itself), then the tracks are found, then the
-    models are built; a failed run removes only empty folders it created.
+    already made for it, when it checked them itself), then the tracks are found while a thread
+    builds the models (unless given) and traces the predictor; a tracking error is raised once
+    that thread is done, a model error once the tracks are found. A failed run removes only
+    empty folders it created.
 
     Raises:
         FileNotFoundError / DemoError (a ValueError) with a one-line message naming the file.
@@ -239,16 +285,20 @@ def run_video(
         spool_dir = Path(tempfile.mkdtemp(prefix=f".{OUTPUT_NAME}_crops", dir=options.out_dir))
         cropper = None if options.tracks_json else StreamingCropper(spool_dir)
         try:
-            tracks = find_tracks(path, options, info, timer, cropper)  # before building models
-            if not options.all_tracks and options.track_id >= len(tracks):
-                raise DemoError(
-                    f"{path}: --track_id {options.track_id} asked, but only {len(tracks)} person "
-                    f"track(s) were found (--track_id 0 .. {len(tracks) - 1})"
-                )
-            models = models or load_demo_models(options)
+            preparation = _Preparation(models, options)  # beside the tracking
+            try:
+                tracks = find_tracks(path, options, info, timer, cropper)
+                if not options.all_tracks and options.track_id >= len(tracks):
+                    raise DemoError(
+                        f"{path}: --track_id {options.track_id} asked, but only {len(tracks)} "
+                        f"person track(s) were found (--track_id 0 .. {len(tracks) - 1})"
+                    )
+            except BaseException:
+                preparation.wait()  # no TensorFlow left running in a thread at exit
+                raise
+            models, predictor = preparation.result(timer)
             chosen = tracks_lib.select_tracks(tracks, options.track_id, options.all_tracks)
             ranks = range(len(tracks)) if options.all_tracks else [options.track_id]
-            predictor = make_predictor(models, options, timer)
             spools = cropper.spools if cropper is not None else {}
             results = []
             for rank, track in zip(ranks, chosen, strict=True):
