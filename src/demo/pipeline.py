@@ -1,8 +1,8 @@
 """The demo on one video, streaming (memory bounded by one batch of windows and a few frames,
 whatever the video length; docs/original_release.md §8):
 
-1. tracks (:mod:`src.demo.tracks`), found before the models are built so that a video without
-   people fails early. With BlazePose, the same decode pass cuts every track's 224x224 crops
+1. tracks (:mod:`src.demo.tracks`), found while a thread builds the models and traces the
+   predictor (a video without people fails as soon as that thread is done). With BlazePose, the same decode pass cuts every track's 224x224 crops
    and spools them to disk (:mod:`src.demo.stream`); with a tracks file (or a track whose crops
    could not all be cut in that pass) the crops are cut while the video is decoded again;
 2. ResNet features in batches and the original's sliding window
