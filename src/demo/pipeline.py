@@ -2,9 +2,10 @@
 whatever the video length; docs/original_release.md §8):
 
 1. tracks (:mod:`src.demo.tracks`), found while a thread builds the models and traces the
-   predictor (a video without people fails as soon as that thread is done). With BlazePose, the same decode pass cuts every track's 224x224 crops
-   and spools them to disk (:mod:`src.demo.stream`); with a tracks file (or a track whose crops
-   could not all be cut in that pass) the crops are cut while the video is decoded again;
+   predictor (a video without people fails as soon as that thread is done). With BlazePose,
+   the same decode pass cuts every track's 224x224 crops and spools them to disk
+   (:mod:`src.demo.stream`); with a tracks file (or a track whose crops could not all be cut
+   in that pass) the crops are cut while the video is decoded again;
 2. ResNet features in batches and the original's sliding window
    (:class:`src.inference.predictor.Predictor`), spooled to a :class:`~src.demo.outputs.FrameStore`
    and saved (:mod:`src.demo.outputs`);
@@ -85,9 +86,9 @@ class _Preparation:
 
     Building, tracing and the first calls' graph optimisation run mostly on one core (Python,
     single-threaded C++). Beside BlazePose they slow it down (its stage took about 2.0 s instead
-    of 1.1 s on 96 frames, 2 cores) but save more than that: 3-11 % of the demo's wall time on
-    2 cores (docs/benchmarks.md). Nothing else touches the models while the thread runs;
-    :meth:`result` joins it and re-raises its error.
+    of 1.1 s on 96 frames, 2 cores) but save more than that: 0-10 % of the demo's wall time on
+    2 cores (docs/benchmarks.md, "Third round"). Nothing else touches the models while the
+    thread runs; :meth:`result` joins it and re-raises its error.
     """
 
     def __init__(self, models: InferenceModels | None, options: DemoOptions) -> None:
