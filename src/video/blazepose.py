@@ -313,12 +313,16 @@ def crop_roi(frame: np.ndarray, roi: Roi, size: int = LANDMARK_INPUT) -> np.ndar
 def _make_interpreter(path: os.PathLike, num_threads: int | None) -> tf.lite.Interpreter:
     if num_threads is None:
         num_threads = usable_cpus()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tf.lite.Interpreter's "moving to LiteRT" notice
-        try:
-            interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
-        except ValueError as err:
-            raise ValueError(f"{path}: not a TFLite model TensorFlow can load ({err})") from None
+    # tf.lite.Interpreter's "moving to LiteRT" notice, on every interpreter. Filtered by its
+    # text rather than inside warnings.catch_warnings, which swaps the process-wide filters and
+    # is not safe while the demo prepares its models in another thread.
+    warnings.filterwarnings(
+        "ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated", category=UserWarning
+    )
+    try:
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=num_threads)
+    except ValueError as err:
+        raise ValueError(f"{path}: not a TFLite model TensorFlow can load ({err})") from None
     interpreter.allocate_tensors()
     return interpreter
 

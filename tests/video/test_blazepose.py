@@ -2,6 +2,7 @@
 
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -330,3 +331,15 @@ def test_interpreters_use_every_usable_core_unless_told(monkeypatch, tmp_path):
     bp._make_interpreter(tmp_path / "m.tflite", None)
     bp._make_interpreter(tmp_path / "m.tflite", 1)
     assert seen == [3, 1]
+
+
+@needs_models
+@pytest.mark.filterwarnings("error")
+def test_interpreters_are_made_without_a_notice_or_swapping_the_warning_filters(monkeypatch):
+    def process_wide(*args, **kwargs):  # not safe while the demo prepares models in a thread
+        raise AssertionError("PoseEstimator swapped the process's warning filters")
+
+    monkeypatch.setattr(warnings, "catch_warnings", process_wide)
+    for _ in range(2):  # the filter is added once, not once per interpreter
+        bp.PoseEstimator(num_threads=1)
+    assert sum("tf\\.lite\\.Interpreter" in str(f[1]) for f in warnings.filters) <= 1
