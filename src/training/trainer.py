@@ -500,8 +500,44 @@ def _first_local(strategy: tf.distribute.Strategy, value: Any) -> Any:
     return tf.nest.map_structure(lambda v: strategy.experimental_local_results(v)[0], value)
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:  # noqa: ARG001
-    raise KeyboardInterrupt(f"signal {signum}")
+class StopRequest:
+    """Ctrl-C / SIGTERM during training, seen between steps.
+
+    The first signal only sets :attr:`requested`: the loop finishes the step it is in, saves and
+    returns. Raising ``KeyboardInterrupt`` from the handler instead interrupted TensorFlow's own
+    Python code wherever it stood; inside an image summary's ops that crashed the process with
+    a segmentation fault (CI, under load). A second signal raises ``KeyboardInterrupt`` at once,
+    for a step that never ends.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        if self.requested:
+            raise KeyboardInterrupt(f"signal {signum} (second)")
+        self.requested = True
+
+    def __enter__(self) -> StopRequest:
+        import signal
+
+        for name in self.SIGNALS:
+            signum = getattr(signal, name)
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread: the caller handles its signals
+                break
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
 
 
 def train_loop(
@@ -529,48 +565,42 @@ def train_loop(
         save_on_interrupt: write a checkpoint when interrupted (off for multi-worker runs, whose
             peers would wait for it).
     """
-    import signal
-
     from src.training.summaries import format_console
 
     step = int(trainer.step.numpy())
     timer = StepTimer(step)
     values: dict[str, float] = {}
     interrupted = False
-    previous = None
+    stop = StopRequest()
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    except ValueError:  # not the main thread
-        previous = None
-    try:
-        while step < max_iteration:
-            batch = next(iterator)
-            values, extras = trainer.train_step(batch)
-            step += 1
-            if step % log_every_steps == 0 or step == max_iteration:
-                rate = timer.rate(step)
-                logging.info(format_console(step, values, rate))
-            else:
-                rate = None
-            if step % summary_every_steps == 0:
-                summaries.scalars(values, step, trainer.learning_rates(), rate)
-            if step % log_img_step == 0:
-                summaries.keypoints(
-                    _first_local(trainer.strategy, batch),
-                    _first_local(trainer.strategy, extras),
-                    step,
-                    log_img_count,
-                )
-            path = checkpoint.maybe_save(step)
-            if path:
-                logging.info("saved checkpoint %s", path)
-    except KeyboardInterrupt:
+        with stop:
+            while step < max_iteration and not stop.requested:
+                batch = next(iterator)
+                values, extras = trainer.train_step(batch)
+                step += 1
+                if step % log_every_steps == 0 or step == max_iteration:
+                    rate = timer.rate(step)
+                    logging.info(format_console(step, values, rate))
+                else:
+                    rate = None
+                if step % summary_every_steps == 0:
+                    summaries.scalars(values, step, trainer.learning_rates(), rate)
+                if step % log_img_step == 0:
+                    summaries.keypoints(
+                        _first_local(trainer.strategy, batch),
+                        _first_local(trainer.strategy, extras),
+                        step,
+                        log_img_count,
+                    )
+                path = checkpoint.maybe_save(step)
+                if path:
+                    logging.info("saved checkpoint %s", path)
+    except KeyboardInterrupt:  # a second signal, inside a step
         interrupted = True
+    interrupted = interrupted or stop.requested
+    if interrupted:
         step = int(trainer.step.numpy())
         logging.warning("interrupted at step %d", step)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
     if not interrupted or save_on_interrupt:
         path = checkpoint.save(step)
         if path:
