@@ -16,8 +16,14 @@ The anchor ratio (issue #13): ``step_over_flop_bound`` = seconds per step / (the
 the SGEMM rate). FLOPs are counted on the graph of the step without XLA, over the ops it runs,
 with the per-op formulas of ``tf.compat.v1.profiler`` (matmuls, convolutions and their
 gradients, most elementwise ops); the SGEMM rate is a 2048 x 2048 float32 ``tf.matmul`` on the
-same device, timed in every round. The CPU's AMX / AVX-512 flags are printed with it. Prints
-one JSON object.
+same device, timed in every round. The CPU's AMX / AVX-512 flags are printed with it.
+
+``matmuls_alone`` is the second anchor: every matrix product the step runs (MatMul,
+BatchMatMulV2, Einsum; 225 MatMuls at full width, most of them 160 rows by 1024-6144), each
+timed alone at its own shapes and summed, with ``over_flop_bound`` against an SGEMM rate measured
+right beside it. It shows how far the FLOP bound is reachable at all: ``step_over_flop_bound``
+cannot drop below ``matmuls_alone.over_flop_bound`` unless the products themselves get faster.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -62,31 +68,40 @@ def synthetic_batch(rng, batch: int, steps: int, num_mocap: int) -> dict[str, np
 
 
 SGEMM_SIZE = 2048
+MATMUL_TYPES = ("MatMul", "BatchMatMulV2", "Einsum")  # the step's matrix products
+
+
+def best_seconds_per_call(device: str, op: Any, inputs: list[tf.Tensor], seconds: float) -> float:
+    """Best time of one ``op(inputs)`` on ``device``, run ``reps`` times in one traced loop
+    (no per-call Python dispatch), ``reps`` doubled until a loop takes 50 ms, over about
+    ``seconds``."""
+    with tf.device(device):
+
+        @tf.function
+        def repeat(reps: tf.Tensor) -> tf.Tensor:
+            total = tf.zeros([], tf.float32)
+            for _ in tf.range(reps):
+                total += tf.reshape(op(inputs), [-1])[0]
+            return total
+
+        repeat(tf.constant(1)).numpy()  # trace and warm up
+        reps, best = 1, float("inf")
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline or best == float("inf"):
+            start = time.perf_counter()
+            repeat(tf.constant(reps)).numpy()
+            elapsed = time.perf_counter() - start
+            best = min(best, elapsed / reps)
+            if elapsed < 0.05:
+                reps *= 2
+    return best
 
 
 def sgemm_gflops(device: str, size: int = SGEMM_SIZE, seconds: float = 0.3) -> float:
     """Best rate of a size x size float32 matmul on ``device`` over about ``seconds``, GFLOP/s."""
     with tf.device(device):
-        a = tf.random.normal([size, size], seed=1)
-        b = tf.random.normal([size, size], seed=2)
-
-        @tf.function
-        def product(reps: tf.Tensor) -> tf.Tensor:
-            total = tf.zeros([], tf.float32)
-            for _ in tf.range(reps):
-                total += tf.matmul(a, b)[0, 0]
-            return total
-
-        product(tf.constant(1)).numpy()  # trace and warm up
-        reps, best = 1, float("inf")
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline or best == float("inf"):
-            start = time.perf_counter()
-            product(tf.constant(reps)).numpy()
-            elapsed = time.perf_counter() - start
-            best = min(best, elapsed / reps)
-            if elapsed < 0.05:
-                reps *= 2
+        inputs = [tf.random.normal([size, size], seed=1), tf.random.normal([size, size], seed=2)]
+    best = best_seconds_per_call(device, lambda x: tf.matmul(x[0], x[1]), inputs, seconds)
     return 2.0 * size**3 / best / 1e9
 
 
@@ -128,6 +143,68 @@ def count_flops(graph: tf.Graph) -> dict[str, Any]:
         "total": sum(by_type.values()),
         "largest_op_types": dict(largest),
         "op_types_with_unknown_shapes": sorted(unknown_shapes),
+    }
+
+
+def matmul_signature(op: tf.Operation) -> tuple | None:
+    """``(type, input shapes, attributes)`` of a float32 matrix product with static shapes (the
+    key under which identical products of the step are timed once), else None."""
+    shapes = tuple(None if t.shape.rank is None else tuple(t.shape.as_list()) for t in op.inputs)
+    if any(s is None or None in s for s in shapes) or op.inputs[0].dtype != tf.float32:
+        return None
+    names = {
+        "MatMul": ("transpose_a", "transpose_b"),
+        "BatchMatMulV2": ("adj_x", "adj_y"),
+        "Einsum": ("equation",),
+    }[op.type]
+    return op.type, shapes, tuple((name, op.get_attr(name)) for name in names)
+
+
+def run_signature(signature: tuple) -> Any:
+    """``inputs -> tensor``: the product that :func:`matmul_signature` describes."""
+    op_type, _, attrs = signature
+    kwargs = dict(attrs)
+    if op_type == "MatMul":
+        return lambda x: tf.raw_ops.MatMul(a=x[0], b=x[1], **kwargs)
+    if op_type == "BatchMatMulV2":
+        return lambda x: tf.raw_ops.BatchMatMulV2(x=x[0], y=x[1], **kwargs)
+    return lambda x: tf.raw_ops.Einsum(inputs=x, equation=kwargs["equation"])
+
+
+def matmuls_alone(graph: tf.Graph, device: str, seconds_each: float = 0.1) -> dict[str, Any]:
+    """The step's matrix products (MatMul, BatchMatMulV2, Einsum) each timed alone on random
+    inputs of its own shapes, one after another, and summed: the time the step's products take
+    at their own shapes with nothing else running, a floor for the step that the square-SGEMM
+    FLOP bound does not see (small products run below the 2048^3 rate)."""
+    from tensorflow.python.framework import ops
+
+    counts: dict[tuple, int] = {}
+    flops = unknown = 0
+    for op in live_ops(graph):
+        if op.type not in MATMUL_TYPES:
+            continue
+        signature = matmul_signature(op)
+        if signature is None:
+            unknown += 1
+            continue
+        counts[signature] = counts.get(signature, 0) + 1
+        try:
+            flops += int(ops.get_stats_for_node_def(graph, op.node_def, "flops").value or 0)
+        except ValueError:
+            pass
+    total = 0.0
+    for i, (signature, count) in enumerate(counts.items()):
+        with tf.device(device):
+            inputs = [tf.random.normal(shape, seed=i) for shape in signature[1]]
+        total += count * best_seconds_per_call(
+            device, run_signature(signature), inputs, seconds_each
+        )
+    return {
+        "seconds": total,
+        "ops": sum(counts.values()),
+        "distinct_shapes": len(counts),
+        "gflop_counted": round(flops / 1e9, 1),
+        "ops_skipped_unknown_shapes": unknown,
     }
 
 
@@ -235,13 +312,26 @@ def main() -> None:
     sgemm = float(np.median(rates))
     result["sgemm_gflops"] = round(sgemm, 1)
     result["sgemm_gflops_per_round"] = [round(r, 1) for r in rates]
-    flops = {}
+    flops, alone = {}, {}
     for name, run in runs.items():
         fused = run["trainer"].fused
+        suffix = "" if fused else "_unfused"
         if fused not in flops:  # the FLOPs do not depend on XLA: counted once per path
-            flops[fused] = count_flops(step_graph(run["trainer"], run["batches"][0]))
-            result["flops" + ("" if fused else "_unfused")] = flops[fused]
+            graph = step_graph(run["trainer"], run["batches"][0])
+            flops[fused] = count_flops(graph)
+            result["flops" + suffix] = flops[fused]
+            alone[fused] = matmuls_alone(graph, device)
+            beside = sgemm_gflops(device)  # the anchor of this later measurement
+            alone[fused]["sgemm_gflops_beside"] = round(beside, 1)
+            alone[fused]["over_flop_bound"] = round(
+                alone[fused]["seconds"] / (flops[fused]["total"] / (beside * 1e9)), 2
+            )
+            alone[fused]["seconds"] = round(alone[fused]["seconds"], 4)
+            result["matmuls_alone" + suffix] = alone[fused]
         result[name] = summary(run, flops[fused]["total"], sgemm, args.batch_size)
+        result[name]["step_over_matmuls_alone"] = round(
+            result[name]["sec_per_step"] / alone[fused]["seconds"], 2
+        )
     if args.unfused:
         result["speedup_fused_over_unfused"] = {
             mode: round(result[f"{mode}_unfused"]["sec_per_step"] / result[mode]["sec_per_step"], 2)
