@@ -45,7 +45,7 @@ from src.demo.render import render_frame
 from src.demo.timing import StageTimer, TimedEncoder
 from src.inference.models import InferenceModels
 from src.inference.predictor import Predictor
-from src.render.mesh import FrameVisualizer
+from src.render.views import FrameVisualizer
 from src.video import tracks as tracks_lib
 from src.video.bbox import box_to_bbox_param, crop_frame, keypoints_to_bbox_param
 from src.video.io import DEFAULT_FOLDER_FPS, VideoWriter

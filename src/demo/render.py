@@ -30,7 +30,7 @@ from src.demo.timing import StageTimer, progress_bar
 from src.inference.models import InferenceModels
 from src.networks.outputs import theta_to_body
 from src.render.draw import add_banner_strip, crop_to_uint8, draw_text
-from src.render.mesh import FrameVisualizer
+from src.render.views import FrameVisualizer
 from src.video.bbox import crop_frame
 from src.video.io import VideoInfo, VideoWriter
 

@@ -32,7 +32,7 @@ from src.inference.predictor import Predictor
 from src.motion.bvh import read_bvh
 from src.networks.config import ModelConfig
 from src.render.draw import banner_strip_height
-from src.render.mesh import FrameVisualizer
+from src.render.views import FrameVisualizer
 from src.smpl.standin import write_standin_model
 from src.video.bbox import crop_frame, crop_params, smooth_bboxes_from_boxes
 from src.video.blazepose_models import models_available

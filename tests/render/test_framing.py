@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from src.render.camera import fit_camera, weak_perspective_to_pixels
 from src.render.draw import BANNER_COLOR, add_banner_strip, banner_strip_height
-from src.render.mesh import FrameVisualizer, fit_camera, weak_perspective_to_pixels
+from src.render.views import FrameVisualizer
 
 
 def _box_mesh(height: float = 1.7) -> tuple[np.ndarray, np.ndarray]:

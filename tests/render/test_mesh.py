@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 
 from src.geometry.projection import project_weak_perspective_np
-from src.render import mesh
-from src.render.mesh import (
-    MESH_COLORS,
-    FrameVisualizer,
-    MeshRenderer,
-    overlay_grid,
-    rasterize,
-    rotate_about_vertical,
-    safe_render,
-    weak_perspective_to_pixels,
-)
+from src.render import mesh, raster
+from src.render.camera import rotate_about_vertical, weak_perspective_to_pixels
+from src.render.mesh import MESH_COLORS, MeshRenderer, safe_render
+from src.render.raster import rasterize
+from src.render.views import FrameVisualizer, overlay_grid
 
 BLUE = np.array([0.651, 0.741, 0.859])  # docs/original_release.md §8 step 9
 LIGHT_PX = np.array([1.0, -0.5, -1.0])  # (1, 0.5, -1) of the y-up NMR frame, y flipped
@@ -186,7 +180,7 @@ def test_small_chunks_give_the_same_buffers(monkeypatch):
     verts, faces = uv_sphere(20, 24)
     px = weak_perspective_to_pixels(verts, [0.7, 0.0, 0.0], (64, 64))
     full = rasterize(px, faces, (64, 64))
-    monkeypatch.setattr(mesh, "_MAX_SAMPLES", 37)
+    monkeypatch.setattr(raster, "_MAX_SAMPLES", 37)
     chunked = rasterize(px, faces, (64, 64))
     np.testing.assert_array_equal(full[0], chunked[0])
     np.testing.assert_array_equal(full[1], chunked[1])
