@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from src.evaluation.evaluate import BodyModel
+from src.evaluation.predictions import BodyModel
 from src.smpl.layer import SMPL
 from src.smpl.standin import write_standin_model
 

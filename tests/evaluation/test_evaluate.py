@@ -21,10 +21,14 @@ import numpy as np
 import pytest
 
 from src import constants
-from src.checkpoints.weights_dir import CONFIG_FILE, save_weights_dir
+from src.checkpoints.weights_dir import CONFIG_FILE, RESNET_PART, save_weights_dir
 from src.data import schema, tfrecord_lib
 from src.evaluation import evaluate as ev
+from src.evaluation.aggregate import TABLE_COLUMNS, format_table
 from src.evaluation.metrics import M_TO_MM
+from src.evaluation.predictions import PART_ENCODERS, ModelPredictions
+from src.evaluation.report import MM_COLUMNS, format_columns
+from src.evaluation.tube_errors import _aligned_frames, dataset_results, delta_suffixes
 from src.networks.config import ModelConfig
 from tests.evaluation import _records as R
 from tests.timeouts import scaled
@@ -41,7 +45,7 @@ KP_OFFSET = {"3dpw": (3.0, 4.0), "h36m": (0.0, 2.0), "penn_action": (6.0, 8.0)}
 
 
 def fake_network(calls: list, fail: bool = False, interrupt_at: int | None = None):
-    """A stand-in for :class:`ev.ModelPredictions` returning the predictions held in phi."""
+    """A stand-in for :class:`ModelPredictions` returning the predictions held in phi."""
 
     class FakePredictions:
         def __init__(self, *args, **kwargs) -> None:
@@ -239,7 +243,7 @@ def test_printed_tables_have_the_original_layout_units_and_values(pred_run):
     out = pred_run["out"]
     lines = out.splitlines()
     head = next(i for i, line in enumerate(lines) if line.startswith("Original layout"))
-    assert lines[head + 1].split() == ["Data", *ev.TABLE_COLUMNS]
+    assert lines[head + 1].split() == ["Data", *TABLE_COLUMNS]
     assert lines[head + 2].split() == ["m/frame^2", "px", "px", "fraction", "m", "m", "m", "m"]
     row = [float(v) for v in table_row(out, "Original layout", "3dpw")]
     assert row == pytest.approx([ACCEL, 5.0, 0.0, 1.0, 0.02, row[5], -1.0, -1.0], abs=2e-5)
@@ -453,10 +457,10 @@ def test_crops_are_decoded_in_order_and_encoded_by_the_folders_networks(tmp_path
     rng = np.random.default_rng(3)
     tube = _image_tube(rng, 17)
     R.write_file(tmp_path / "rec" / "penn_action" / "val" / "0002.tfrecord", [tube])
-    weights = weights_folder(tmp_path / "w", (*ev.PART_ENCODERS, ev.RESNET_PART))
+    weights = weights_folder(tmp_path / "w", (*PART_ENCODERS, RESNET_PART))
     body, _ = R.write_body_model(tmp_path / "body.npz", rng)
     fake = FramesFromGray(tube.preds)
-    monkeypatch.setattr(ev.ModelPredictions, "_predictor", lambda self, mode: fake)
+    monkeypatch.setattr(ModelPredictions, "_predictor", lambda self, mode: fake)
     argv = [
         a
         for a in flags(tmp_path / "rec", weights, body, tmp_path, "--test_datasets", "penn_action")
@@ -474,14 +478,14 @@ def test_crops_of_the_wrong_size_give_a_one_line_error(tmp_path, monkeypatch):
     R.write_file(
         tmp_path / "rec" / "penn_action" / "val" / "0003.tfrecord", [_image_tube(rng, 5, size=64)]
     )
-    weights = weights_folder(tmp_path / "w", (*ev.PART_ENCODERS, ev.RESNET_PART))
+    weights = weights_folder(tmp_path / "w", (*PART_ENCODERS, RESNET_PART))
     body, _ = R.write_body_model(tmp_path / "body.npz", rng)
 
     class Consumes:
         def predict_images(self, crops):
             return list(crops)
 
-    monkeypatch.setattr(ev.ModelPredictions, "_predictor", lambda self, mode: Consumes())
+    monkeypatch.setattr(ModelPredictions, "_predictor", lambda self, mode: Consumes())
     argv = [
         a
         for a in flags(tmp_path / "rec", weights, body, tmp_path, "--test_datasets", "penn_action")
@@ -540,7 +544,7 @@ def test_bad_weights_folder_is_a_one_line_error(world, tmp_path):
 
 
 def test_missing_resnet_without_use_phi_is_a_one_line_error(world, tmp_path):
-    weights = weights_folder(tmp_path / "w", ev.PART_ENCODERS)
+    weights = weights_folder(tmp_path / "w", PART_ENCODERS)
     argv = [a for a in flags(world["root"], weights, world["body"], tmp_path) if a != "--use_phi"]
     code, _, err = run_cli(argv)
     _assert_one_line_error(code, err, "resnet_v2_50", "--use_phi")
@@ -551,8 +555,8 @@ def test_use_phi_on_records_without_phi_is_a_one_line_error(world, tmp_path, mon
         tmp_path / "rec" / "penn_action" / "val" / "0004.tfrecord",
         [_image_tube(np.random.default_rng(5), 4)],
     )
-    weights = weights_folder(tmp_path / "w", ev.PART_ENCODERS)
-    monkeypatch.setattr(ev.ModelPredictions, "_predictor", lambda self, mode: None)
+    weights = weights_folder(tmp_path / "w", PART_ENCODERS)
+    monkeypatch.setattr(ModelPredictions, "_predictor", lambda self, mode: None)
     code, _, err = run_cli(
         flags(tmp_path / "rec", weights, world["body"], tmp_path, "--test_datasets", "penn_action")
     )
@@ -604,12 +608,12 @@ def test_the_default_cache_goes_beside_the_weights_folder_not_the_current_direct
 def test_wide_values_never_touch_in_any_printed_table():
     results = {"3dpw": {"joints_mm": 123456.7, "joints_pa_mm": 234567.8, "accel": 123456.7,
                         "kp": 234567.8, "joints": math.nan}}  # fmt: skip
-    table = ev.format_columns(results, ev.MM_COLUMNS)
+    table = format_columns(results, MM_COLUMNS)
     assert table.splitlines()[2].split() == ["3dpw", "123456.70", "234567.80", "-", "-"]
-    original = ev.format_table(results)
+    original = format_table(results)
     assert original.splitlines()[2].split()[:3] == ["3dpw", "123456.70000", "234567.80000"]
     # ordinary values keep the original's {:>15} + {:>11} layout
-    narrow = ev.format_columns({"3dpw": {"joints_mm": 12.5}}, ev.MM_COLUMNS[:1])
+    narrow = format_columns({"3dpw": {"joints_mm": 12.5}}, MM_COLUMNS[:1])
     assert narrow.splitlines()[2] == f"{'3dpw':>15}{'12.50':>11}"
 
 
@@ -618,19 +622,19 @@ def test_wide_values_never_touch_in_any_printed_table():
 
 
 def test_delta_suffixes_name_past_and_future():
-    assert ev.delta_suffixes((-5, 5)) == ["_past", "_future"]
-    assert ev.delta_suffixes((-10, -5, 5)) == ["_past10", "_past5", "_future"]
+    assert delta_suffixes((-5, 5)) == ["_past", "_future"]
+    assert delta_suffixes((-10, -5, 5)) == ["_past10", "_past5", "_future"]
 
 
 def test_aligned_frames_pair_prediction_at_t_with_gt_at_t_plus_dt():
-    assert ev._aligned_frames(10, 5) == (slice(0, 5), slice(5, 10))
-    assert ev._aligned_frames(10, -5) == (slice(5, 10), slice(0, 5))
-    pred, gt = ev._aligned_frames(3, 5)
+    assert _aligned_frames(10, 5) == (slice(0, 5), slice(5, 10))
+    assert _aligned_frames(10, -5) == (slice(5, 10), slice(0, 5))
+    pred, gt = _aligned_frames(3, 5)
     assert pred.stop - pred.start <= 0 and gt.stop - gt.start <= 0
 
 
 def test_dataset_results_add_millimetres_and_per_second_squared():
-    values, units = ev.dataset_results(
+    values, units = dataset_results(
         {"joints": 0.1234567, "accel": 0.01, "kp_pck_past": 0.5, "joints_pa_future": math.nan},
         fps=30.0,
     )
@@ -639,7 +643,7 @@ def test_dataset_results_add_millimetres_and_per_second_squared():
     assert values["accel_mm_per_s2"] == pytest.approx(9000.0)
     assert units["accel_mm_per_frame2"] == "mm/frame^2" and units["kp_pck_past"] == "fraction"
     assert math.isnan(values["joints_pa_future_mm"]) and units["joints_pa_future_mm"] == "mm"
-    no_fps, _ = ev.dataset_results({"accel": 0.01}, fps=None)
+    no_fps, _ = dataset_results({"accel": 0.01}, fps=None)
     assert math.isnan(no_fps["accel_mm_per_s2"])
 
 
@@ -710,12 +714,12 @@ def test_module_runs_a_real_weights_folder_on_generated_records(tmp_path):
 
 
 def test_use_phi_without_resnet_warns_about_zero_padding(world, tmp_path, monkeypatch):
-    weights = weights_folder(tmp_path / "w", ev.PART_ENCODERS)
+    weights = weights_folder(tmp_path / "w", PART_ENCODERS)
 
     def stop(self, mode):
         raise ValueError("stopped after set-up")
 
-    monkeypatch.setattr(ev.ModelPredictions, "_predictor", stop)
+    monkeypatch.setattr(ModelPredictions, "_predictor", stop)
     _, _, err = run_cli(flags(world["root"], weights, world["body"], tmp_path))
     assert "warning" in err and "zero features" in err
 
@@ -777,7 +781,7 @@ def test_use_phi_evaluates_records_of_the_folders_reduced_width(tmp_path):
 
 
 def test_records_of_another_width_than_the_folder_are_a_one_line_error(world, tmp_path):
-    weights = save_weights_dir(tmp_path / "w", SMALL, {p: {} for p in ev.PART_ENCODERS})
+    weights = save_weights_dir(tmp_path / "w", SMALL, {p: {} for p in PART_ENCODERS})
     code, _, err = run_cli(
         flags(world["root"], weights, world["body"], tmp_path, "--test_datasets", "h36m")
     )
@@ -792,7 +796,7 @@ def test_records_of_another_width_than_the_folder_are_a_one_line_error(world, tm
 
 def test_image_path_of_a_reduced_width_folder_is_a_one_line_error(world, tmp_path):
     weights = save_weights_dir(
-        tmp_path / "w", SMALL, {p: {} for p in (*ev.PART_ENCODERS, ev.RESNET_PART)}
+        tmp_path / "w", SMALL, {p: {} for p in (*PART_ENCODERS, RESNET_PART)}
     )
     argv = [a for a in flags(world["root"], weights, world["body"], tmp_path) if a != "--use_phi"]
     code, _, err = run_cli(argv)

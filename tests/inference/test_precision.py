@@ -22,13 +22,14 @@ from src.demo import cli as demo_cli
 from src.demo.options import DemoError, DemoOptions
 from src.evaluation import evaluate as ev
 from src.evaluation.options import EvalOptions, parse_options
+from src.evaluation.predictions import ModelPredictions
 from src.export import _parser as export_parser
 from src.inference import models as inference_models
 from src.networks.config import ModelConfig
 from src.networks.resnet_v2 import build_resnet_v2_50
 from src.smpl.standin import write_standin_model
 from tests.checkpoints import _tf1_fixtures as fx
-from tfrecords_tools import common, h36m, in_the_wild, penn_action
+from tfrecords_tools import cli, h36m, in_the_wild, penn_action
 
 IMG = 64
 NUM_IMAGES = 4
@@ -219,7 +220,7 @@ def test_bf16_evaluation_is_cached_apart_and_float32_keeps_its_fingerprint():
 
 
 def test_evaluation_encodes_the_crops_with_a_bf16_resnet(full_folder):
-    predictions = ev.ModelPredictions(
+    predictions = ModelPredictions(
         full_folder, CONFIG, None, T=20, batch_size=1, use_phi=False, precision="bfloat16"
     )
     model, resnet = predictions._networks
@@ -250,7 +251,7 @@ def test_converter_extractor_loads_a_bf16_resnet(resnet_folder, images):
         pretrained_model_path=str(resnet_folder), encoder_factory=None, phi_batch_size=2,
         img_size=IMG, precision="bfloat16", precomputed_phi=True, save_img=False,
     )  # fmt: skip
-    settings = common.train_settings(args)
+    settings = cli.train_settings(args)
     assert settings.encoder.precision == "bfloat16"
     extractor = settings.extractor()
     assert extractor.resnet_model.get_layer("conv1").dtype_policy.compute_dtype == "bfloat16"
