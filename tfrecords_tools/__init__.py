@@ -15,8 +15,11 @@ Output: ``<output_directory>/<split>/*.tfrecord`` (mocap: ``<output_directory>/*
 the layout ``src.data.pipeline`` and the evaluation read under ``<data_dir>/<dataset>/``.
 Every converter is resumable (finished files are skipped) and can run over processes
 (``--num_workers``) or, with ``--runner``, as an Apache Beam pipeline on any runner
-(:mod:`tfrecords_tools.beam`, the same files); shared flags and helpers live in
-:mod:`tfrecords_tools.common`.
+(:mod:`tfrecords_tools.beam`, the same files). What they share: the command line
+(:mod:`tfrecords_tools.cli`), the conversion run and its output folders
+(:mod:`tfrecords_tools.common`), the phi encoder (:mod:`tfrecords_tools.encoder`), the records
+of one track (:mod:`tfrecords_tools.track_records`) and the reading of label files
+(:mod:`tfrecords_tools.label_files`).
 """
 
 import os

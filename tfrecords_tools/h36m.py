@@ -51,7 +51,7 @@ from src.data.tube_augmentation import (
 from src.joints import FROM_H36M17, FROM_H36M32, H36M17_NAMES, H36M32_NUM_JOINTS, to_hmmr25
 from src.video.bbox import smooth_bboxes_from_keypoints
 from src.video.io import read_image
-from tfrecords_tools import common
+from tfrecords_tools import cli, common, label_files, track_records
 from tfrecords_tools.common import log
 
 DATASET = "h36m"
@@ -73,15 +73,15 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.h36m", __doc__, EPILOG)
-    common.add_split_flag(parser)
+    parser = cli.base_parser("tfrecords_tools.h36m", __doc__, EPILOG)
+    cli.add_split_flag(parser)
     parser.add_argument(
         "--max_sequence_length",
         type=int,
         default=MAX_SEQUENCE_LENGTH,
         help=f"frames per training record (default {MAX_SEQUENCE_LENGTH}; <= 0 keeps whole videos)",
     )
-    common.add_train_flags(parser, num_copy=1)
+    cli.add_train_flags(parser, num_copy=1)
     return parser
 
 
@@ -156,9 +156,9 @@ def read_labels(seq: Sequence36) -> dict[str, np.ndarray]:
         is absent).
     """
     path = seq.folder / GT_FILE
-    gt = common.load_pickle(path, "Human3.6M pose file")
-    with common.reading(path):
-        common.require_keys(gt, ("2d", "3d"), path, "Human3.6M pose")
+    gt = label_files.load_pickle(path, "Human3.6M pose file")
+    with label_files.reading(path):
+        label_files.require_keys(gt, ("2d", "3d"), path, "Human3.6M pose")
         pts2d, pts3d = _joints(gt["2d"], path, "2d", 2), _joints(gt["3d"], path, "3d", 3)
     frames = sorted(seq.folder.glob("frame*.png")) or sorted(seq.folder.glob("frame*.jpg"))
     if not frames:
@@ -190,9 +190,9 @@ def read_camera(folder: Path) -> np.ndarray:
     if not path.is_file():
         log.warning("%s: no %s; image/cams left at zero", folder, CAMERA_FILE)
         return np.zeros(3)
-    cam = common.load_pickle(path, "Human3.6M camera file")
-    with common.reading(path):
-        common.require_keys(cam, ("f", "c"), path, "camera")
+    cam = label_files.load_pickle(path, "Human3.6M camera file")
+    with label_files.reading(path):
+        label_files.require_keys(cam, ("f", "c"), path, "camera")
         f, c = np.asarray(cam["f"], np.float64).ravel(), np.asarray(cam["c"], np.float64).ravel()
     if f.size != 2 or c.size != 2:
         raise ValueError(f"{path}: expected 'f' and 'c' with 2 values each, got {f.size}, {c.size}")
@@ -242,7 +242,7 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
     kp2d = labels["kp2d"]
     centers = np.stack([keypoint_center(kp) for kp in kp2d])
     scales = np.array([keypoint_scale(kp) for kp in kp2d])
-    pre = common.precrop_track(_read_frames(labels["frames"]), kp2d, centers, scales)
+    pre = track_records.precrop_track(_read_frames(labels["frames"]), kp2d, centers, scales)
     rng = common.rng_for(seed, sequence_key(seq), copy)
     augmenter = settings.augmenter()
     jitter = augmenter.sample_jitter(len(kp2d), rng)
@@ -251,7 +251,7 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
     for index in chunk_ranges(len(kp2d), max_length):
         if not settings.precomputed_phi:
             chunk = {k: v[index] for k, v in pre.items()}
-            track = common.build_train_track(
+            track = track_records.build_train_track(
                 chunk,
                 settings,
                 rng,
@@ -262,7 +262,7 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
                     "cams": pre_cams[index],
                 },
             )
-            yield from common.serialize([track])
+            yield from track_records.serialize([track])
             continue
         part = TubeJitter(jitter.flip, jitter.translations[index], jitter.scale_exponents[index])
         aug = augmenter(
@@ -284,7 +284,7 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
         }
         if settings.save_img:
             track["images"] = aug["crops"]
-        yield from common.serialize([track])
+        yield from track_records.serialize([track])
 
 
 def _augmented_cams(
@@ -305,7 +305,7 @@ def build_test_file(seq: Sequence36) -> Iterable[bytes]:
     boxes = smooth_bboxes_from_keypoints(labels["kp2d"], vis_thresh=TEST_VIS_THRESHOLD)
     kept = slice(boxes.start, boxes.end)
     frames = labels["frames"][kept]
-    track = common.build_test_track(_read_frames(frames), labels["kp2d"][kept], boxes)
+    track = track_records.build_test_track(_read_frames(frames), labels["kp2d"][kept], boxes)
     starts = track["centers"] - IMG_SIZE // 2
     track.update(
         joints3d=labels["joints3d"][kept],
@@ -313,7 +313,7 @@ def build_test_file(seq: Sequence36) -> Iterable[bytes]:
         filenames=frames,
         cams=map_intrinsics(labels["cam"], track["scale_factors"], starts),
     )
-    yield from common.serialize([track])
+    yield from track_records.serialize([track])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ def plan_files(
     sequences: list[Sequence36],
     args: argparse.Namespace,
     out_dir: Path,
-    settings: common.TrainSettings | None,
+    settings: track_records.TrainSettings | None,
 ) -> common.Plan:
     """One file per (sequence, copy) for training, one per sequence for val/test."""
     counts = {"sequences": len(sequences)}
@@ -356,7 +356,7 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
         out_dir,
     )
     train = args.split == "train"
-    settings = common.train_settings(args) if train else None
+    settings = cli.train_settings(args) if train else None
     return common.Conversion(
         desc=f"{DATASET} {args.split}",
         output=out_dir,
@@ -365,7 +365,7 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
         plan=functools.partial(plan_files, args=args, out_dir=out_dir, settings=settings),
         build=build_train_file if train else build_test_file,
         name_of=_sequence_name,
-        setup=common.encoder_setup(settings),
+        setup=track_records.encoder_setup(settings),
     )
 
 
@@ -375,7 +375,7 @@ def _sequence_name(seq: Sequence36) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), conversion, argv)
+    return cli.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":

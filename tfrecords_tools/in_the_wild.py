@@ -54,7 +54,7 @@ from src.joints import HMMR_JOINT_INDEX
 from src.video import tracks as tracking
 from src.video.bbox import SmoothBBoxes, smooth_bboxes_from_keypoints, zero_padded_medfilt
 from src.video.io import IMAGE_EXTENSIONS, FrameFolderReader, VideoReader, read_image
-from tfrecords_tools import common
+from tfrecords_tools import cli, common, track_records
 from tfrecords_tools.common import log
 
 DATASET = "insta_variety"
@@ -99,8 +99,8 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.in_the_wild", __doc__, EPILOG)
-    common.add_split_flag(parser)
+    parser = cli.base_parser("tfrecords_tools.in_the_wild", __doc__, EPILOG)
+    cli.add_split_flag(parser)
     parser.add_argument(
         "--dataset_name",
         default=DATASET,
@@ -129,14 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=MAX_TRACK_FRAMES,
         help=f"longer tracks are cut to this (default {MAX_TRACK_FRAMES})",
     )
-    common.add_bool_flag(
+    cli.add_bool_flag(
         parser,
         "blazepose",
         False,
         "pseudo-label videos that have no OpenPose/AlphaPose files with BlazePose "
         "(models from make blazepose)",
     )
-    common.add_train_flags(parser, num_copy=1)
+    cli.add_train_flags(parser, num_copy=1)
     return parser
 
 
@@ -372,18 +372,22 @@ def build_train_file(payload: tuple) -> Iterator[bytes]:
     specs, settings, seed, shard, copy = payload
     rng = common.rng_for(seed, shard, copy)
     for spec in specs:
-        pre = common.precrop_track(spec.frames, spec.kp2d, spec.boxes.centers, spec.boxes.scales)
-        track = common.build_train_track(pre, settings, rng, extra={"filenames": spec.filenames()})
-        yield from common.serialize([track])
+        pre = track_records.precrop_track(
+            spec.frames, spec.kp2d, spec.boxes.centers, spec.boxes.scales
+        )
+        track = track_records.build_train_track(
+            pre, settings, rng, extra={"filenames": spec.filenames()}
+        )
+        yield from track_records.serialize([track])
 
 
 def build_test_file(specs: Sequence[TrackSpec]) -> Iterator[bytes]:
     """Records of one video's test file: one per track (§6.2)."""
     for spec in specs:
-        track = common.build_test_track(spec.frames, spec.kp2d, spec.boxes)
+        track = track_records.build_test_track(spec.frames, spec.kp2d, spec.boxes)
         track["time_pts"] = np.array([spec.first, spec.first + len(spec.kp2d)], np.int64)
         track["filenames"] = spec.filenames()
-        yield from common.serialize([track])
+        yield from track_records.serialize([track])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +433,7 @@ def plan_files(
     videos: list[VideoTracks],
     args: argparse.Namespace,
     out_dir: Path,
-    settings: common.TrainSettings | None,
+    settings: track_records.TrainSettings | None,
 ) -> common.Plan:
     """Test: a file per video with tracks. Train: every track of every video (in name order),
     shuffled by ``--seed``, ``--num_shards`` a file, one file set per copy."""
@@ -474,7 +478,7 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
     names = list_names(args)
     out_dir = common.split_dir(args.output_directory, args.dataset_name, args.split)
     train = args.split == "train"
-    settings = common.train_settings(args) if train else None
+    settings = cli.train_settings(args) if train else None
     return common.Conversion(
         desc=f"{args.dataset_name} {args.split}",
         output=out_dir,
@@ -482,13 +486,13 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
         read=functools.partial(read_video, args=args),
         plan=functools.partial(plan_files, args=args, out_dir=out_dir, settings=settings),
         build=build_train_file if train else build_test_file,
-        setup=common.encoder_setup(settings),
+        setup=track_records.encoder_setup(settings),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), conversion, argv)
+    return cli.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":

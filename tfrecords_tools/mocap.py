@@ -35,7 +35,7 @@ from src.constants import NUM_POSE, NUM_SHAPE
 from src.data import schema
 from src.data.mocap import MOCAP_DIR, MOCAP_FILE_PREFIX
 from src.motion.retarget import DEFAULT_FPS, load_rest_joints, retarget_file
-from tfrecords_tools import common
+from tfrecords_tools import cli, common, label_files
 from tfrecords_tools.common import log
 
 EXAMPLES_PER_FILE = 10000  # the original's --num_shards
@@ -62,7 +62,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.mocap", __doc__, EPILOG)
+    parser = cli.base_parser("tfrecords_tools.mocap", __doc__, EPILOG)
     parser.add_argument(
         "--dataset_name",
         default="neutrSMPL_CMU",
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(EXCLUDED_SUBJECTS),
         help="comma-separated path components to skip (default S9,S11)",
     )
-    common.add_bool_flag(
+    cli.add_bool_flag(
         parser,
         "temporal",
         False,
@@ -203,8 +203,8 @@ def read_mocap_file(
         except (OSError, ValueError) as err:
             raise ValueError(f"{path}: not a readable .npz ({err})") from None
     else:
-        data = common.load_pickle(path, "mocap pickle")
-    common.require_keys(data, ("poses", "betas"), path, "mocap")
+        data = label_files.load_pickle(path, "mocap pickle")
+    label_files.require_keys(data, ("poses", "betas"), path, "mocap")
     poses = body_pose72(np.asarray(data["poses"], np.float64), path)
     betas = np.asarray(data["betas"], np.float64)
     if betas.ndim == 1 and betas.size >= NUM_SHAPE:
@@ -347,7 +347,7 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), conversion, argv)
+    return cli.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from src.data.tube_augmentation import TEST_VIS_THRESHOLD, keypoint_center, keyp
 from src.joints import FROM_PENN13, PENN13_NAMES, to_hmmr25
 from src.video.bbox import smooth_bboxes_from_keypoints
 from src.video.io import read_image
-from tfrecords_tools import common
+from tfrecords_tools import cli, common, label_files, track_records
 from tfrecords_tools.common import log
 
 DATASET = "penn_action"
@@ -59,15 +59,15 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.penn_action", __doc__, EPILOG)
-    common.add_split_flag(parser)
+    parser = cli.base_parser("tfrecords_tools.penn_action", __doc__, EPILOG)
+    cli.add_split_flag(parser)
     parser.add_argument(
         "--num_shards",
         type=int,
         default=TRACKS_PER_FILE,
         help=f"tracks per training file, as the original (default {TRACKS_PER_FILE})",
     )
-    common.add_train_flags(parser, num_copy=1)
+    cli.add_train_flags(parser, num_copy=1)
     return parser
 
 
@@ -102,11 +102,13 @@ def read_labels(path: Path) -> dict[str, np.ndarray]:
         raise ValueError(
             f"{path}: not a readable .mat file ({type(err).__name__}: {message})"
         ) from None
-    with common.reading(path):
-        common.require_keys(mat, LABEL_KEYS, path, "Penn Action label")
-        x = common.as_array(mat["x"], path, "x", (None, NUM_PENN_JOINTS))
-        y = common.as_array(mat["y"], path, "y", (x.shape[0], NUM_PENN_JOINTS))
-        vis = common.as_array(mat["visibility"], path, "visibility", (x.shape[0], NUM_PENN_JOINTS))
+    with label_files.reading(path):
+        label_files.require_keys(mat, LABEL_KEYS, path, "Penn Action label")
+        x = label_files.as_array(mat["x"], path, "x", (None, NUM_PENN_JOINTS))
+        y = label_files.as_array(mat["y"], path, "y", (x.shape[0], NUM_PENN_JOINTS))
+        vis = label_files.as_array(
+            mat["visibility"], path, "visibility", (x.shape[0], NUM_PENN_JOINTS)
+        )
         train = np.asarray(mat["train"]).reshape(-1)
     if train.size != 1:
         raise ValueError(f"{path}: 'train' should hold one value, got {train.size}")
@@ -193,7 +195,7 @@ def _precrop(video: PennVideo) -> dict[str, np.ndarray]:
         scales = np.array([keypoint_scale(kp) for kp in video.kp2d])
     except ValueError as err:
         raise ValueError(f"Penn Action video {video.name}: {err}") from None
-    return common.precrop_track(_read_frames(video.frame_paths), video.kp2d, centers, scales)
+    return track_records.precrop_track(_read_frames(video.frame_paths), video.kp2d, centers, scales)
 
 
 def build_train_file(payload: tuple) -> Iterable[bytes]:
@@ -201,10 +203,10 @@ def build_train_file(payload: tuple) -> Iterable[bytes]:
     videos, settings, seed, shard, copy = payload
     rng = common.rng_for(seed, shard, copy)
     for video in videos:
-        track = common.build_train_track(
+        track = track_records.build_train_track(
             _precrop(video), settings, rng, extra={"filenames": list(video.frame_paths)}
         )
-        yield from common.serialize([track])
+        yield from track_records.serialize([track])
 
 
 def build_test_file(video: PennVideo) -> Iterable[bytes]:
@@ -214,9 +216,11 @@ def build_test_file(video: PennVideo) -> Iterable[bytes]:
     except ValueError as err:
         raise ValueError(f"Penn Action video {video.name}: {err}") from None
     kept = slice(boxes.start, boxes.end)
-    track = common.build_test_track(_read_frames(video.frame_paths[kept]), video.kp2d[kept], boxes)
+    track = track_records.build_test_track(
+        _read_frames(video.frame_paths[kept]), video.kp2d[kept], boxes
+    )
     track["filenames"] = list(video.frame_paths[kept])
-    yield from common.serialize([track])
+    yield from track_records.serialize([track])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +230,7 @@ def build_test_file(video: PennVideo) -> Iterable[bytes]:
 
 def clean_video(video: PennVideo) -> PennVideo | None:
     """The training range of ``video`` (:func:`clean_range`), or None to drop it."""
-    kept = clean_range(common.visible_count(video.kp2d))
+    kept = clean_range(track_records.visible_count(video.kp2d))
     if kept is None:
         return None
     start, end = kept
@@ -237,7 +241,7 @@ def train_tasks(
     videos: Sequence[PennVideo],
     out_dir: Path,
     args: argparse.Namespace,
-    settings: common.TrainSettings,
+    settings: track_records.TrainSettings,
 ) -> common.Plan:
     """Shuffled tracks, ``--num_shards`` per file, one file set per copy."""
     tracks = [v for v in (clean_video(v) for v in videos) if v is not None]
@@ -265,7 +269,7 @@ def plan_files(
     videos: list[PennVideo],
     args: argparse.Namespace,
     out_dir: Path,
-    settings: common.TrainSettings | None,
+    settings: track_records.TrainSettings | None,
 ) -> common.Plan:
     """The split's videos (by their label files' ``train`` flag) -> the files to write."""
     split = split_names([v.name for v in videos], [v.train for v in videos])[args.split]
@@ -287,7 +291,7 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
     names = list_videos(root)
     out_dir = common.split_dir(args.output_directory, DATASET, args.split)
     train = args.split == "train"
-    settings = common.train_settings(args) if train else None
+    settings = cli.train_settings(args) if train else None
     return common.Conversion(
         desc=f"{DATASET} {args.split}",
         output=out_dir,
@@ -295,13 +299,13 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
         read=functools.partial(load_video, root),
         plan=functools.partial(plan_files, args=args, out_dir=out_dir, settings=settings),
         build=build_train_file if train else build_test_file,
-        setup=common.encoder_setup(settings),
+        setup=track_records.encoder_setup(settings),
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), conversion, argv)
+    return cli.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":

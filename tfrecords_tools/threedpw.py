@@ -47,7 +47,7 @@ from src.data.tube_augmentation import TEST_VIS_THRESHOLD
 from src.joints import FROM_3DPW, SOURCE_NUM_JOINTS, to_hmmr25
 from src.video.bbox import smooth_bboxes_from_keypoints
 from src.video.io import read_image
-from tfrecords_tools import common
+from tfrecords_tools import cli, common, label_files, track_records
 from tfrecords_tools.common import log
 
 DATASET = "3dpw"
@@ -68,15 +68,15 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = common.base_parser("tfrecords_tools.threedpw", __doc__, EPILOG)
-    common.add_split_flag(parser, default="val")
+    parser = cli.base_parser("tfrecords_tools.threedpw", __doc__, EPILOG)
+    cli.add_split_flag(parser, default="val")
     parser.add_argument(
         "--smpl_model_path",
         default=DEFAULT_SMPL_MODEL,
         help="neutral body model with the 25-joint regressor, for the 3D joints "
         f"when there is no {NEUTRAL_DIR}/ (default {DEFAULT_SMPL_MODEL})",
     )
-    common.add_bool_flag(
+    cli.add_bool_flag(
         parser,
         "fit_neutral_betas",
         False,
@@ -155,8 +155,8 @@ def read_sequence(
         gendered_models: ``{"m": path, "f": path}`` to fit neutral betas (``--fit_neutral_betas``)
             when there is no neutral file.
     """
-    data = common.load_pickle(path, "3DPW sequence file")
-    with common.reading(path):
+    data = label_files.load_pickle(path, "3DPW sequence file")
+    with label_files.reading(path):
         return _sequence(data, root, path, smpl_model_path, gendered_models)
 
 
@@ -164,13 +164,13 @@ def _sequence(
     data: object, root: Path, path: Path, smpl_model_path: str, gendered_models: dict | None
 ) -> Sequence3DPW:
     """The body of :func:`read_sequence` on the unpickled ``data``."""
-    common.require_keys(data, SEQUENCE_KEYS, path, "3DPW sequence")
+    label_files.require_keys(data, SEQUENCE_KEYS, path, "3DPW sequence")
     name = str(data.get("sequence", path.stem))
-    cams = common.as_array(data["cam_poses"], path, "cam_poses", (None, 4, 4))
+    cams = label_files.as_array(data["cam_poses"], path, "cam_poses", (None, 4, 4))
     n = len(cams)
     count = len(data["poses"])
     poses = [
-        common.as_array(p, path, "poses", (n, NUM_POSE))
+        label_files.as_array(p, path, "poses", (n, NUM_POSE))
         for p in _per_person(data, "poses", path, count)
     ]
     betas = [
@@ -215,15 +215,15 @@ def read_neutral(path: Path, count: int, n: int) -> dict | None:
     """``betas_neutral`` and ``joints_gendered`` per person, or None when the file is absent."""
     if not path.is_file():
         return None
-    data = common.load_pickle(path, "3DPW neutral-shape file")
-    with common.reading(path):
-        common.require_keys(data, ("betas_neutral", "joints_gendered"), path, "neutral shape")
+    data = label_files.load_pickle(path, "3DPW neutral-shape file")
+    with label_files.reading(path):
+        label_files.require_keys(data, ("betas_neutral", "joints_gendered"), path, "neutral shape")
         betas = [
             np.asarray(b, np.float64).reshape(-1)
             for b in _per_person(data, "betas_neutral", path, count)
         ]
         joints = [
-            common.as_array(j, path, "joints_gendered", (n, NUM_KPS, 3))
+            label_files.as_array(j, path, "joints_gendered", (n, NUM_KPS, 3))
             for j in _per_person(data, "joints_gendered", path, count)
         ]
     return {"betas": betas, "joints": joints}
@@ -353,7 +353,7 @@ def build_sequence_file(seq: Sequence3DPW) -> Iterator[bytes]:
         shape, joints = person_truth(seq, person)
         joints = rotate_about_centroid(joints, seq.cam_rotations)
         kept = slice(boxes.start, boxes.end)
-        track = common.build_test_track(
+        track = track_records.build_test_track(
             _read_frames(seq.frame_paths[kept]), person.kp2d[kept], boxes
         )
         track.update(
@@ -364,7 +364,7 @@ def build_sequence_file(seq: Sequence3DPW) -> Iterator[bytes]:
             has_smpl=1,
             has_3d_joints=1,
         )
-        yield from common.serialize([track])
+        yield from track_records.serialize([track])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,7 +429,7 @@ def conversion(args: argparse.Namespace) -> common.Conversion:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    return common.run_cli(build_parser(), conversion, argv)
+    return cli.run_cli(build_parser(), conversion, argv)
 
 
 if __name__ == "__main__":
