@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections import deque
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -35,6 +38,9 @@ from src.video.bbox import crop_frame
 from src.video.io import VideoInfo, VideoWriter
 
 RENDER_CHUNK = 16  # frames per body-model call when rendering
+# frames drawn at once: the rasteriser's NumPy and OpenCV calls release the GIL, so on 2 cores two
+# frames draw in about the time of one (docs/benchmarks.md)
+RENDER_THREADS = 2
 LABEL_COLOR = (0, 0, 0)  # RGB of the past / present / future labels (on white)
 
 
@@ -129,6 +135,16 @@ def render_track(
     crop_path = out_dir / f"{OUTPUT_NAME}_crop{suffix}.mp4" if options.crop_grid else None
     writers: dict[str, VideoWriter] = {}
     bar = progress_bar(options.progress, total, "rendering")
+    pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="hmmr-render")
+    drawn: deque[Future] = deque()  # pictures being drawn, in frame order
+
+    def write_oldest() -> None:
+        panel, grid = drawn.popleft().result()
+        _write(writers, "video", video_path, info.fps, panel)
+        if grid is not None:
+            _write(writers, "crop", crop_path, info.fps, grid)
+        bar.update(1)
+
     try:
         with open_input(path, options) as reader:
             frames = timer.timed_iter("decode", limited(reader, limit))
@@ -144,34 +160,67 @@ def render_track(
                     if tracked and row not in vertices:
                         verts_rows = range(row, min(row + RENDER_CHUNK, count))
                         vertices = _chunk_vertices(arrays, smpl, verts_rows)
-                    panel, overlay = render_frame(
-                        visualizer, vertices[row] if tracked else None,
-                        arrays["cams_orig_norm"][row] if tracked else None, frame,
-                        options.render_max_side, banner,
-                    )  # fmt: skip
-                    _write(writers, "video", video_path, info.fps, panel)
-                    if crop_path is not None and tracked:
-                        crop, _ = crop_frame(
-                            frame, arrays["bbox_center"][row], float(arrays["bbox_scale"][row])
-                        )
-                        grid = visualizer.crop_grid(
-                            vertices[row], arrays["cams"][row], crop, arrays["kps"][row], overlay
-                        )
-                        if banner:
-                            grid = add_banner_strip(grid, banner)
-                        _write(writers, "crop", crop_path, info.fps, grid)
-                bar.update(1)
+                    drawing = _Drawing(
+                        vertices[row] if tracked else None, frame, row if tracked else None
+                    )
+                    drawn.append(
+                        pool.submit(_draw, drawing, arrays, visualizer, options, crop_path, banner)
+                    )
+                    if len(drawn) >= 2 * RENDER_THREADS:
+                        write_oldest()
+            with timer.stage("render"):
+                while drawn:
+                    write_oldest()
     except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
         for writer in writers.values():
             writer.abort()
         raise
     finally:
+        pool.shutdown(wait=True)
         bar.close()
     for writer in writers.values():
         writer.close()
     if "video" not in writers:
         raise DemoError(f"{path}: no frame of the track could be decoded for rendering")
     return video_path, crop_path if "crop" in writers else None
+
+
+@dataclass(frozen=True)
+class _Drawing:
+    """One frame to draw: its body's vertices (None off the track), the decoded frame and its
+    row in the track's arrays (None off the track)."""
+
+    vertices: np.ndarray | None
+    frame: np.ndarray
+    row: int | None
+
+
+def _draw(
+    drawing: _Drawing,
+    arrays: Mapping[str, np.ndarray],
+    visualizer: FrameVisualizer,
+    options: DemoOptions,
+    crop_path: Path | None,
+    banner: str | None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The video's panel of one frame and, with ``crop_path`` and on the track, its crop grid
+    (run in the render threads: the renderer keeps no state between frames)."""
+    row, frame = drawing.row, drawing.frame
+    tracked = row is not None
+    panel, overlay = render_frame(
+        visualizer, drawing.vertices, arrays["cams_orig_norm"][row] if tracked else None, frame,
+        options.render_max_side, banner,
+    )  # fmt: skip
+    grid = None
+    if crop_path is not None and tracked:
+        crop, _ = crop_frame(frame, arrays["bbox_center"][row], float(arrays["bbox_scale"][row]))
+        grid = visualizer.crop_grid(
+            drawing.vertices, arrays["cams"][row], crop, arrays["kps"][row], overlay
+        )
+        if banner:
+            grid = add_banner_strip(grid, banner)
+    return panel, grid
 
 
 def _chunk_vertices(arrays: Mapping[str, np.ndarray], smpl, rows: range) -> dict[int, np.ndarray]:

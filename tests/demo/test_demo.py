@@ -8,12 +8,14 @@ body. One slow test runs the shipped clip with BlazePose and the full-size untra
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -287,6 +289,46 @@ def test_rendering_failure_keeps_the_outputs(clip, body_path, models, tmp_path, 
     assert sorted(p.name for p in track.out_dir.iterdir()) == ["hmmr_output.npz",
                                                                "hmmr_output.pkl"]  # fmt: skip
     np.testing.assert_array_equal(np.load(track.npz)["frame_ids"], np.arange(10))
+
+
+def test_frames_drawn_in_threads_are_written_in_frame_order(
+    clip, body_path, models, tmp_path, monkeypatch
+):
+    """Frames are drawn RENDER_THREADS at a time; the video gets them in frame order, each the
+    picture of its own frame drawn alone, even when a later frame finishes first."""
+    real_write, real_render = demo_render._write, demo_render.render_frame
+    calls = itertools.count()
+
+    def uneven_render(*args, **kwargs):
+        if next(calls) % 3 == 0:
+            time.sleep(0.05)  # every third frame finishes after the next ones
+        return real_render(*args, **kwargs)
+
+    written: list[tuple[str, np.ndarray]] = []
+
+    def recording_write(writers, key, path, fps, image):
+        written.append((key, image.copy()))
+        real_write(writers, key, path, fps, image)
+
+    monkeypatch.setattr(demo_render, "render_frame", uneven_render)
+    monkeypatch.setattr(demo_render, "_write", recording_write)
+    monkeypatch.setattr(demo_render, "RENDER_THREADS", 3)
+    options = _options(tmp_path, body_path, tracks_json=str(clip["boxes"]), crop_grid=True,
+                       save_verts=True, write_pkl=False)  # fmt: skip
+    track = demo.run_video(clip["video"], options, models).tracks[0]
+    saved = np.load(track.npz)
+    assert list(saved["frame_ids"]) == list(range(NUM_FRAMES))  # track 7: every frame
+    visualizer = FrameVisualizer(models.smpl.faces, color=options.mesh_color)
+    want = [
+        real_render(visualizer, saved["verts"][i], saved["cams_orig_norm"][i], frame,
+                    options.render_max_side, demo_models_module.banner_text(models))[0]
+        for i, frame in enumerate(clip["frames"])
+    ]  # fmt: skip
+    keys = [key for key, _ in written]
+    assert keys.count("video") == NUM_FRAMES and keys.count("crop") == NUM_FRAMES
+    got = [image for key, image in written if key == "video"]
+    for i, (image, expected) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_array_equal(image, expected, err_msg=f"frame {i}")
 
 
 def test_rendered_vertices_are_the_body_models_vertices(models):
