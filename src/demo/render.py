@@ -31,6 +31,7 @@ from src.demo.options import (
 from src.demo.outputs import atomic_write
 from src.demo.timing import StageTimer, progress_bar
 from src.inference.models import InferenceModels
+from src.machine import usable_cpus
 from src.networks.outputs import theta_to_body
 from src.render.draw import add_banner_strip, crop_to_uint8, draw_text
 from src.render.views import FrameVisualizer
@@ -38,9 +39,10 @@ from src.video.bbox import crop_frame
 from src.video.io import VideoInfo, VideoWriter
 
 RENDER_CHUNK = 16  # frames per body-model call when rendering
-# frames drawn at once: the rasteriser's NumPy and OpenCV calls release the GIL, so on 2 cores two
-# frames draw in about the time of one (docs/benchmarks.md)
-RENDER_THREADS = 2
+# frames drawn at once, one per usable core up to 4 (one thread writes the video): the
+# rasteriser's NumPy and OpenCV calls release the GIL, so on 2 cores a frame takes 13 ms instead
+# of 20 (docs/benchmarks.md, "Fourth round")
+RENDER_THREADS = min(4, usable_cpus())
 LABEL_COLOR = (0, 0, 0)  # RGB of the past / present / future labels (on white)
 
 
