@@ -38,6 +38,7 @@ import tensorflow as tf  # noqa: E402
 
 from src import constants, demo  # noqa: E402
 from src.demo.options import DETECT_EVERY  # noqa: E402
+from src.demo.render import RENDER_THREADS  # noqa: E402
 from src.inference.predictor import window_margin  # noqa: E402
 from src.video.bbox import crop_frame  # noqa: E402
 from src.video.io import open_frames  # noqa: E402
@@ -121,6 +122,7 @@ def main() -> int:
         "precision": args.precision,
         "detect_every": args.detect_every,
         "render": not args.no_render,
+        "render_threads": RENDER_THREADS,
         "total_s": round(total_s, 2),
         "model_build_s": round(build_s, 2),
         "untrained": result.untrained,

@@ -181,7 +181,16 @@ def test_small_chunks_give_the_same_buffers(monkeypatch):
     px = weak_perspective_to_pixels(verts, [0.7, 0.0, 0.0], (64, 64))
     full = rasterize(px, faces, (64, 64))
     monkeypatch.setattr(raster, "_MAX_SAMPLES", 37)
+    parts, real_chunks = [], raster._chunks
+
+    def recording_chunks(counts):
+        runs = real_chunks(counts)
+        parts.extend(runs)
+        return runs
+
+    monkeypatch.setattr(raster, "_chunks", recording_chunks)
     chunked = rasterize(px, faces, (64, 64))
+    assert len(parts) > 10  # the patch took effect: many small chunks
     np.testing.assert_array_equal(full[0], chunked[0])
     np.testing.assert_array_equal(full[1], chunked[1])
 
