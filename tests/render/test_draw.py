@@ -12,6 +12,8 @@ from src.render.draw import (
     HMMR_LIMBS,
     LSP_LIMBS,
     PART_COLORS,
+    add_banner_strip,
+    banner_strip_height,
     crop_to_uint8,
     draw_banner,
     draw_skeleton,
@@ -128,6 +130,19 @@ def test_banner_fills_a_top_strip_with_legible_text(shape):
 def test_banner_on_a_tiny_image_does_not_fail():
     out = draw_banner(np.zeros((10, 12, 3), np.uint8), "a long line of text that cannot fit")
     assert (out == BANNER_COLOR).all(axis=2).any()
+
+
+@pytest.mark.parametrize("height", [40, 120, 720])
+def test_banner_strip_sits_above_the_image_and_covers_nothing(height):
+    image = np.random.default_rng(0).integers(0, 255, (height, 90, 3), dtype=np.uint8)
+    out = add_banner_strip(image, "UNTRAINED WEIGHTS")
+    strip = banner_strip_height(height)
+    assert strip >= 14 and strip % 2 == 0
+    assert out.shape == (height + strip, 90, 3)
+    np.testing.assert_array_equal(out[strip:], image)  # every pixel of the image is kept
+    colours, counts = np.unique(out[:strip].reshape(-1, 3), axis=0, return_counts=True)
+    assert tuple(colours[np.argmax(counts)]) == BANNER_COLOR
+    assert (out[:strip].min(axis=2) > 200).any()  # white text in it
 
 
 def test_draw_text_writes_only_near_the_top_left():

@@ -1,4 +1,5 @@
-"""Tests for the headless renderer, against closed forms and a brute-force float64 reference."""
+"""Tests for the shaded mesh renderer and safe_render, against closed forms (disc areas, NMR's
+Lambert shading) and the rasteriser's face buffer."""
 
 from __future__ import annotations
 
@@ -7,123 +8,18 @@ import warnings
 import numpy as np
 import pytest
 
-from src.geometry.projection import project_weak_perspective_np
-from src.render import mesh, raster
-from src.render.camera import rotate_about_vertical, weak_perspective_to_pixels
+from src.render import mesh
+from src.render.camera import weak_perspective_to_pixels
 from src.render.mesh import MESH_COLORS, MeshRenderer, safe_render
 from src.render.raster import rasterize
-from src.render.views import FrameVisualizer, overlay_grid
+from tests.render.shapes import quad, uv_sphere
 
 BLUE = np.array([0.651, 0.741, 0.859])  # docs/original_release.md §8 step 9
 LIGHT_PX = np.array([1.0, -0.5, -1.0])  # (1, 0.5, -1) of the y-up NMR frame, y flipped
 
 
 # ------------------------------------------------------------------------------------------------
-# Meshes built here (no body model)
-
-
-def uv_sphere(rings: int = 30, segments: int = 32, radius: float = 1.0):
-    """Closed sphere, faces counter-clockwise seen from outside (right-hand normal outward)."""
-    theta = np.pi * np.arange(1, rings + 1) / (rings + 1)
-    phi = 2 * np.pi * np.arange(segments) / segments
-    t, p = np.meshgrid(theta, phi, indexing="ij")
-    ring = np.stack([np.sin(t) * np.cos(p), -np.cos(t), np.sin(t) * np.sin(p)], -1)
-    verts = np.concatenate([[[0, -1, 0]], ring.reshape(-1, 3), [[0, 1, 0]]]) * radius
-    last = len(verts) - 1
-
-    def idx(i, j):
-        return 1 + i * segments + j % segments
-
-    faces = []
-    for j in range(segments):
-        faces.append((0, idx(0, j), idx(0, j + 1)))
-        faces.append((last, idx(rings - 1, j + 1), idx(rings - 1, j)))
-    for i in range(rings - 1):
-        for j in range(segments):
-            a, b, c, d = idx(i, j), idx(i, j + 1), idx(i + 1, j), idx(i + 1, j + 1)
-            faces += [(a, c, b), (b, c, d)]
-    return verts, np.array(faces)
-
-
-def cube(half: float = 1.0):
-    """Axis-aligned closed cube, outward right-hand normals; faces 0-1 are the -z side."""
-    v = np.array([[x, y, z] for z in (-1, 1) for y in (-1, 1) for x in (-1, 1)], float) * half
-    # vertex index = x_bit + 2 y_bit + 4 z_bit
-    quads = [
-        (0, 2, 3, 1),  # z = -1, normal -z
-        (4, 5, 7, 6),  # z = +1
-        (0, 1, 5, 4),  # y = -1
-        (2, 6, 7, 3),  # y = +1
-        (0, 4, 6, 2),  # x = -1
-        (1, 3, 7, 5),  # x = +1
-    ]
-    faces = []
-    for a, b, c, d in quads:
-        faces += [(a, b, c), (a, c, d)]
-    return v, np.array(faces)
-
-
-def signed_volume(verts, faces):
-    tri = verts[faces]
-    return np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0
-
-
-def quad(center, normal_rot, half=20.0):
-    """Square of side 2 * half facing -z, rotated by ``normal_rot`` (3x3), moved to ``center``."""
-    corners = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], float) * half
-    verts = corners @ normal_rot.T + np.asarray(center, float)
-    # (0, 1, 2): e1 = +x, e2 = +x+y -> n_z = +1 ... reversed so the normal is -z before rotation
-    faces = np.array([[0, 2, 1], [0, 3, 2]])
-    return verts, faces
-
-
-def rot_y(deg):
-    a = np.deg2rad(deg)
-    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-
-
-def test_test_meshes_are_outward_and_closed():
-    verts, faces = uv_sphere()
-    assert signed_volume(verts, faces) > 0.95 * 4 / 3 * np.pi
-    v, f = cube()
-    assert signed_volume(v, f) == pytest.approx(8.0)
-
-
-# ------------------------------------------------------------------------------------------------
-# Projection helpers
-
-
-def test_weak_perspective_to_pixels_matches_keypoint_mapping_on_the_crop():
-    rng = np.random.default_rng(0)
-    verts = rng.normal(size=(50, 3))
-    cam = np.array([0.8, 0.1, -0.2])
-    px = weak_perspective_to_pixels(verts, cam, (224, 224))
-    kp = project_weak_perspective_np(verts, cam)
-    np.testing.assert_allclose(px[:, :2], (kp + 1.0) * 112.0, atol=1e-9)
-    np.testing.assert_allclose(px[:, 2], 0.8 * verts[:, 2] * 112.0, atol=1e-9)
-
-
-def test_weak_perspective_to_pixels_uses_the_square_padded_frame_side():
-    verts = np.array([[0.3, -0.4, 0.5]])
-    s, tx, ty = 0.05, 2.0, 1.0
-    px = weak_perspective_to_pixels(verts, [s, tx, ty], (540, 960))
-    expected = [(s * (0.3 + tx) + 1) * 480, (s * (-0.4 + ty) + 1) * 480, s * 0.5 * 480]
-    np.testing.assert_allclose(px[0], expected, atol=1e-9)
-
-
-def test_rotate_about_vertical_quarter_turn_closed_form():
-    verts = np.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, -2.0, 4.0]])
-    center = verts.mean(axis=0)
-    out = rotate_about_vertical(verts, 90.0)
-    rel = verts - center
-    # R_y(90): (x, y, z) -> (z, y, -x)
-    expected = np.stack([rel[:, 2], rel[:, 1], -rel[:, 0]], axis=1) + center
-    np.testing.assert_allclose(out, expected, atol=1e-12)
-    np.testing.assert_allclose(out.mean(axis=0), center, atol=1e-12)
-
-
-# ------------------------------------------------------------------------------------------------
-# Rasterisation
+# Coverage and culling
 
 
 def test_sphere_renders_as_a_filled_disc_of_area_pi_r2_centred_on_its_projection():
@@ -140,82 +36,6 @@ def test_sphere_renders_as_a_filled_disc_of_area_pi_r2_centred_on_its_projection
     inner = np.hypot(xx - center[0], yy - center[1]) < radius - 1.5
     assert mask[inner].all()
     assert (rgb[~mask] == 255).all()  # white background
-
-
-def brute_force_nearest(vertices_px, faces, height, width):
-    """Independent float64 reference: per pixel centre, the front-facing face of smallest z."""
-    fbuf = np.full((height, width), -1)
-    zbuf = np.full((height, width), np.inf)
-    for f, (a, b, c) in enumerate(faces):
-        p0, p1, p2 = vertices_px[a], vertices_px[b], vertices_px[c]
-        if np.cross(p1 - p0, p2 - p0)[2] >= 0:  # normal away from the camera
-            continue
-        mat = np.array([[p0[0], p1[0], p2[0]], [p0[1], p1[1], p2[1]], [1.0, 1.0, 1.0]])
-        for i in range(height):
-            for j in range(width):
-                w = np.linalg.solve(mat, [j + 0.5, i + 0.5, 1.0])
-                if (w >= -1e-9).all():
-                    z = w @ [p0[2], p1[2], p2[2]]
-                    if z < zbuf[i, j]:
-                        zbuf[i, j], fbuf[i, j] = z, f
-    return fbuf, zbuf
-
-
-def test_rasterize_matches_a_brute_force_reference_on_random_triangles():
-    rng = np.random.default_rng(3)
-    height, width, num = 16, 20, 12
-    verts = np.concatenate(
-        [rng.uniform([-2, -2, -5], [width + 2, height + 2, 5], size=(3 * num, 3))]
-    )
-    faces = np.arange(3 * num).reshape(num, 3)
-    fbuf, zbuf = rasterize(verts, faces, (height, width))
-    ref_f, ref_z = brute_force_nearest(verts, faces, height, width)
-    assert (ref_f >= 0).sum() > 50
-    np.testing.assert_array_equal(fbuf >= 0, ref_f >= 0)
-    np.testing.assert_allclose(zbuf[ref_f >= 0], ref_z[ref_f >= 0], atol=1e-9)
-    np.testing.assert_array_equal(fbuf, ref_f)
-
-
-def test_small_chunks_give_the_same_buffers(monkeypatch):
-    verts, faces = uv_sphere(20, 24)
-    px = weak_perspective_to_pixels(verts, [0.7, 0.0, 0.0], (64, 64))
-    full = rasterize(px, faces, (64, 64))
-    monkeypatch.setattr(raster, "_MAX_SAMPLES", 37)
-    parts, real_chunks = [], raster._chunks
-
-    def recording_chunks(counts):
-        runs = real_chunks(counts)
-        parts.extend(runs)
-        return runs
-
-    monkeypatch.setattr(raster, "_chunks", recording_chunks)
-    chunked = rasterize(px, faces, (64, 64))
-    assert len(parts) > 10  # the patch took effect: many small chunks
-    np.testing.assert_array_equal(full[0], chunked[0])
-    np.testing.assert_array_equal(full[1], chunked[1])
-
-
-def test_nearer_cube_face_wins_whatever_the_face_order():
-    verts, faces = cube(0.5)
-    px = weak_perspective_to_pixels(verts, [0.8, 0.0, 0.0], (64, 64))
-    for order in (np.arange(12), np.arange(12)[::-1]):
-        fbuf, zbuf = rasterize(px, faces[order], (64, 64), cull_back_faces=False)
-        hit = fbuf >= 0
-        assert hit.sum() > 0
-        assert set(np.unique(order[fbuf[hit]])) <= {0, 1}  # the -z (near) side only
-        np.testing.assert_allclose(zbuf[hit], -0.5 * 0.8 * 32)
-
-
-def test_overlapping_quads_show_the_nearer_colour():
-    near_v, near_f = quad((30, 30, -5.0), np.eye(3))
-    far_v, far_f = quad((40, 40, 5.0), np.eye(3))
-    verts = np.concatenate([near_v, far_v])
-    faces = np.concatenate([near_f, far_f + 4])
-    for order in ((0, 1, 2, 3), (2, 3, 0, 1)):
-        fbuf, _ = rasterize(verts, faces[list(order)], (64, 64))
-        chosen = np.array(order)[fbuf[35, 35]]
-        assert chosen in (0, 1)  # overlap region: the near quad
-        assert np.array(order)[fbuf[55, 55]] in (2, 3)  # only the far quad there
 
 
 @pytest.mark.parametrize("cam", [[0.9, -0.9, -0.8], [0.9, 0.8, 0.0], [0.2, 0.0, 0.0]])
@@ -247,17 +67,13 @@ def test_triangle_facing_away_is_culled_and_its_mirror_is_drawn():
     assert mask.sum() == pytest.approx(0.5 * 40 * 40, rel=0.05)
 
 
-def test_closed_mesh_shows_only_faces_whose_normals_point_at_the_camera():
-    verts, faces = uv_sphere(20, 24)
-    px = weak_perspective_to_pixels(rotate_about_vertical(verts, 33.0), [0.6, 0.0, 0.0], (96, 96))
-    fbuf, _ = rasterize(px, faces, (96, 96))
-    tri = px[faces[np.unique(fbuf[fbuf >= 0])]]
-    normal_z = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])[:, 2]
-    assert (normal_z < 0).all()
-
-
 # ------------------------------------------------------------------------------------------------
 # Shading
+
+
+def rot_y(deg):
+    a = np.deg2rad(deg)
+    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
 
 
 def expected_quad_color(normal, color=BLUE):
@@ -389,42 +205,3 @@ def test_safe_render_without_renderer_or_background_gives_white(monkeypatch):
     verts, faces = uv_sphere(6, 8)
     rgb, _ = safe_render(MeshRenderer(faces, (20, 20)), np.full_like(verts, np.nan))
     assert rgb.shape == (20, 20, 3) and (rgb == 255).all()
-
-
-# ------------------------------------------------------------------------------------------------
-# The 2x2 grid
-
-
-@pytest.mark.parametrize("frame_hw", [(540, 960), (960, 540), (100, 100)])
-def test_overlay_grid_places_the_four_views(frame_hw):
-    crop = np.full((224, 224, 3), 10, np.uint8)
-    skel = np.full((224, 224, 3), 20, np.uint8)
-    frame = np.full(frame_hw + (3,), 30, np.uint8)
-    side = np.full((224, 224, 3), 40, np.uint8)
-    grid = overlay_grid(crop, skel, frame, side)
-    frame_w = round(frame_hw[1] * 224 / frame_hw[0])
-    right_w = max(224, frame_w)
-    assert grid.shape == (448, 224 + right_w, 3)
-    assert (grid[:224, :224] == 10).all() and (grid[224:, :224] == 20).all()
-    assert (grid[:224, 224 : 224 + frame_w] == 30).all()
-    assert (grid[224:, 224:448] == 40).all()
-    assert (grid[:224, 224 + frame_w :] == 255).all() and (grid[224:, 448:] == 255).all()
-
-
-def test_frame_visualizer_draws_every_view_and_survives_bad_vertices(monkeypatch):
-    monkeypatch.setattr(mesh, "_warned", True)
-    verts, faces = uv_sphere(10, 12)
-    verts = verts * 0.5
-    vis = FrameVisualizer(faces)
-    frame = np.zeros((90, 160, 3), np.uint8)
-    overlay = vis.frame_overlay(verts, [0.2, 3.0, -0.5], frame)
-    assert overlay.shape == frame.shape and (overlay != 0).any()
-    crop = np.zeros((224, 224, 3), np.float32) - 1.0  # network range: black
-    kp = np.zeros((25, 3))
-    kp[:, 2] = 1
-    grid = vis.crop_grid(verts, [0.9, 0, 0], crop, kp, overlay)
-    assert grid.shape == (448, 224 + 398, 3)
-    assert (grid[112, 112] != 0).any()  # mesh over the crop centre
-    assert (grid[224 + 112, 224 + 112] != 255).any()  # side view at the centre
-    bad = vis.frame_overlay(np.full_like(verts, np.nan), [0.2, 3.0, -0.5], frame)
-    np.testing.assert_array_equal(bad, frame)
