@@ -89,3 +89,34 @@ def test_a_tracking_error_wins_and_waits_for_the_thread(clip, body_path, tmp_pat
         demo.run_video(clip["video"], options)
     assert finished == [True] and _preparing_threads() == []
     assert not (tmp_path / "out").exists()
+
+
+def test_after_a_tracking_error_the_predictor_is_not_made(clip, body_path, models, tmp_path,
+                                                          monkeypatch):  # fmt: skip
+    """The models still being built when the tracking fails are finished, but the predictor
+    (its tracing and first call, about 2 s) is skipped: the error comes that much sooner."""
+    release = threading.Event()
+    made = []
+
+    def slow_models(options, **kwargs):
+        release.wait(timeout=20)  # still building when the run is cancelled
+        return models
+
+    def recording_make(*args, **kwargs):
+        made.append(True)
+        raise AssertionError("the predictor was made after the run had failed")
+
+    real_cancel = pipeline._Preparation.cancel
+
+    def cancel_then_release(self):
+        self._cancelled.set()  # the models finish only once the run is known to have failed
+        release.set()
+        real_cancel(self)
+
+    monkeypatch.setattr(pipeline, "load_demo_models", slow_models)
+    monkeypatch.setattr(pipeline, "make_predictor", recording_make)
+    monkeypatch.setattr(pipeline._Preparation, "cancel", cancel_then_release)
+    options = _options(tmp_path / "out", body_path, tracks_json=str(clip["boxes"]), track_id=5)
+    with pytest.raises(demo.DemoError, match=r"--track_id 5 .* only 2 person track\(s\)"):
+        demo.run_video(clip["video"], options)
+    assert made == [] and _preparing_threads() == []
