@@ -13,6 +13,7 @@ import os
 import runpy
 import signal
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,13 +41,17 @@ def _install(hook: str, count: int) -> None:
         np.savez = savez_then_die
     elif hook == "replace":
         replace = os.replace
+        lock = threading.Lock()  # writer threads (Beam's multi_threading): the N-1 renames
+        # before the N-th are complete when it dies, not still in flight in another thread
 
         def die_before_replace(src, dst, *args, **kwargs):
-            if str(src).endswith(".tmp"):
+            if not str(src).endswith(".tmp"):
+                return replace(src, dst, *args, **kwargs)
+            with lock:
                 calls[0] += 1
                 if calls[0] == count:
                     _die(f"before renaming {src}")
-            return replace(src, dst, *args, **kwargs)
+                return replace(src, dst, *args, **kwargs)
 
         os.replace = die_before_replace
     else:
