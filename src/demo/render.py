@@ -10,7 +10,6 @@ import sys
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -140,6 +139,21 @@ def render_track(
     pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="hmmr-render")
     drawn: deque[Future] = deque()  # pictures being drawn, in frame order
 
+    def draw(
+        frame: np.ndarray, row: int | None, verts: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The video's panel of one frame and, with ``crop_path`` and on the track (``row`` not
+        None), its crop grid; run in the pool (the renderer keeps no state between frames)."""
+        panel, overlay = render_frame(
+            visualizer, verts, None if row is None else arrays["cams_orig_norm"][row], frame,
+            options.render_max_side, banner,
+        )  # fmt: skip
+        if crop_path is None or row is None:
+            return panel, None
+        crop, _ = crop_frame(frame, arrays["bbox_center"][row], float(arrays["bbox_scale"][row]))
+        grid = visualizer.crop_grid(verts, arrays["cams"][row], crop, arrays["kps"][row], overlay)
+        return panel, add_banner_strip(grid, banner) if banner else grid
+
     def write_oldest() -> None:
         panel, grid = drawn.popleft().result()
         _write(writers, "video", video_path, info.fps, panel)
@@ -162,12 +176,10 @@ def render_track(
                     if tracked and row not in vertices:
                         verts_rows = range(row, min(row + RENDER_CHUNK, count))
                         vertices = _chunk_vertices(arrays, smpl, verts_rows)
-                    drawing = _Drawing(
-                        vertices[row] if tracked else None, frame, row if tracked else None
-                    )
                     drawn.append(
-                        pool.submit(_draw, drawing, arrays, visualizer, options, crop_path, banner)
-                    )
+                        pool.submit(draw, frame, row, vertices[row]) if tracked
+                        else pool.submit(draw, frame, None, None)
+                    )  # fmt: skip
                     if len(drawn) >= 2 * RENDER_THREADS:
                         write_oldest()
             with timer.stage("render"):
@@ -186,43 +198,6 @@ def render_track(
     if "video" not in writers:
         raise DemoError(f"{path}: no frame of the track could be decoded for rendering")
     return video_path, crop_path if "crop" in writers else None
-
-
-@dataclass(frozen=True)
-class _Drawing:
-    """One frame to draw: its body's vertices (None off the track), the decoded frame and its
-    row in the track's arrays (None off the track)."""
-
-    vertices: np.ndarray | None
-    frame: np.ndarray
-    row: int | None
-
-
-def _draw(
-    drawing: _Drawing,
-    arrays: Mapping[str, np.ndarray],
-    visualizer: FrameVisualizer,
-    options: DemoOptions,
-    crop_path: Path | None,
-    banner: str | None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The video's panel of one frame and, with ``crop_path`` and on the track, its crop grid
-    (run in the render threads: the renderer keeps no state between frames)."""
-    row, frame = drawing.row, drawing.frame
-    tracked = row is not None
-    panel, overlay = render_frame(
-        visualizer, drawing.vertices, arrays["cams_orig_norm"][row] if tracked else None, frame,
-        options.render_max_side, banner,
-    )  # fmt: skip
-    grid = None
-    if crop_path is not None and tracked:
-        crop, _ = crop_frame(frame, arrays["bbox_center"][row], float(arrays["bbox_scale"][row]))
-        grid = visualizer.crop_grid(
-            drawing.vertices, arrays["cams"][row], crop, arrays["kps"][row], overlay
-        )
-        if banner:
-            grid = add_banner_strip(grid, banner)
-    return panel, grid
 
 
 def _chunk_vertices(arrays: Mapping[str, np.ndarray], smpl, rows: range) -> dict[int, np.ndarray]:
